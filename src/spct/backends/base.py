@@ -1,0 +1,56 @@
+"""The one protocol every backend speaks: chat prompts in, n completions per prompt out.
+
+A backend is the only place that touches a model or a server. It is a plain object holding its
+model or client, so a cache can wrap it and a Ray actor can hold one.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+Messages = list[dict[str, str]]
+
+
+class BackendError(RuntimeError):
+    """A backend could not load its model or reach its server; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    n: int = 1
+    temperature: float = 0.5
+    top_p: float = 1.0
+    max_new_tokens: int = 512
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    finish_reason: str | None = None  # "stop" or "length" (hit max_new_tokens)
+    n_tokens: int | None = None
+
+
+class Backend(Protocol):
+    model_id: str  # what the model is, for cache keys and records
+
+    def generate(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[Completion]]:
+        """sampling.n completions for each prompt, in prompt order."""
+        ...
+
+
+# name -> "module:class"; imported on use so that the openai backend never imports torch.
+BACKENDS = {
+    "hf": "spct.backends.hf:HFBackend",
+    "openai": "spct.backends.openai:OpenAIBackend",
+}
+
+
+def load_backend(name: str, model: str, **kwargs) -> Backend:
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    module, cls = BACKENDS[name].split(":")
+    return getattr(importlib.import_module(module), cls)(model, **kwargs)

@@ -1,0 +1,91 @@
+"""Shuffling, voting and the correctness rule of one judgment (SPEC.md 2-3).
+
+Each sample shows the responses in its own seeded order (position bias averages out over k
+samples); its scores are mapped back to the original order before they are summed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from spct.core.items import Item, Judgment, Sample
+from spct.core.parse import parse_judgment
+
+
+def sample_orders(n: int, k: int, seed: int, item_id: str, shuffle: bool = True) -> list[list[int]]:
+    """k response orders for one item, reproducible from (seed, item id) alone, so that an item's
+    samples do not depend on which other items share its batch."""
+    if not shuffle:
+        return [list(range(n)) for _ in range(k)]
+    rng = random.Random(f"{seed}:{item_id}")
+    return [rng.sample(range(n), n) for _ in range(k)]
+
+
+def unshuffle(shown: list[int], order: list[int]) -> list[int]:
+    """Scores in shown order -> scores in original order."""
+    scores = [0] * len(order)
+    for position, original in enumerate(order):
+        scores[original] = shown[position]
+    return scores
+
+
+def make_sample(
+    text: str,
+    order: list[int],
+    *,
+    score_range: tuple[int, int] = (1, 10),
+    finish_reason: str | None = None,
+    lenient: bool = False,
+) -> Sample:
+    parsed = parse_judgment(
+        text, len(order), score_range=score_range, finish_reason=finish_reason, lenient=lenient
+    )
+    return Sample(
+        order=order,
+        text=text,
+        principles=parsed.principles,
+        critique=parsed.critique,
+        scores=unshuffle(parsed.scores, order) if parsed.scores is not None else None,
+        failure=parsed.failure,
+        finish_reason=finish_reason,
+    )
+
+
+def vote(item_id: str, n: int, samples: list[Sample], strategy: str = "voting") -> Judgment:
+    """Sum the scores of the valid samples (Eq. 14); failed samples are skipped and counted."""
+    valid = [s.scores for s in samples if s.scores is not None]
+    failures = Counter(s.failure.split(":", 1)[0] for s in samples if s.failure)
+    rewards = [sum(col) for col in zip(*valid)] if valid else None
+    ties: list[int] = []
+    best = None
+    if rewards is not None:
+        top = max(rewards)
+        ties = [i for i, r in enumerate(rewards) if r == top]
+        best = ties[0] if len(ties) == 1 else None
+        ties = ties if len(ties) > 1 else []
+    return Judgment(
+        id=item_id,
+        n_responses=n,
+        strategy=strategy,
+        samples=samples,
+        rewards=rewards,
+        best=best,
+        ties=ties,
+        n_valid=len(valid),
+        n_failed=len(samples) - len(valid),
+        failures=dict(failures),
+    )
+
+
+def is_correct(scores: list[int] | None, item: Item) -> bool:
+    """SPEC.md 2, strict: the labelled best response must score above every other (a tie at the
+    top is wrong); a single response must score exactly its rating. Unparsed scores are wrong.
+    The one rule behind RFT rejection, the GRPO reward, meta-RM labels and strict accuracy."""
+    if scores is None:
+        return False
+    if item.best is not None:
+        return all(scores[item.best] > s for i, s in enumerate(scores) if i != item.best)
+    if item.rating is not None:
+        return scores[0] == item.rating
+    raise ValueError(f"item {item.id}: no ground truth (best or rating) to judge correctness by")
