@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 
 class Message(BaseModel):
@@ -31,6 +31,11 @@ class Item(BaseModel):
     best: int | None = None
     rating: int | None = None
     meta: dict = Field(default_factory=dict, description="free-form: family, source, subset...")
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _int_id(cls, v: object) -> object:
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v  # datasets often use ints
 
     @model_validator(mode="after")
     def _check_label(self) -> Item:

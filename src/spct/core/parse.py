@@ -108,10 +108,10 @@ def parse_judgment(
     parsed = Parsed()
 
     body = _TRAILING_SCORES.sub("", text[:end])
-    criteria, analysis = _CRITERIA.search(body), _ANALYSIS.search(body)
+    criteria = _CRITERIA.search(body)
+    analysis = _ANALYSIS.search(body, criteria.end() if criteria else 0)
     if criteria:
-        stop = analysis.start() if analysis and analysis.start() > criteria.end() else len(body)
-        parsed.principles = _principles(body[criteria.end() : stop])
+        parsed.principles = _principles(body[criteria.end() : analysis.start() if analysis else len(body)])
     if analysis:
         parsed.critique = body[analysis.end() :].strip()
 

@@ -89,3 +89,16 @@ def is_correct(scores: list[int] | None, item: Item) -> bool:
     if item.rating is not None:
         return scores[0] == item.rating
     raise ValueError(f"item {item.id}: no ground truth (best or rating) to judge correctness by")
+
+
+def judgment_correct(judgment: Judgment, item: Item) -> bool:
+    """Strict accuracy of a voted judgment: the unique top reward is the labelled best (a tie is
+    wrong); for one response, the mean score over valid samples must round unambiguously to the
+    rating (with one sample: equal it, as in `is_correct`)."""
+    if judgment.rewards is None:
+        return False
+    if item.best is not None:
+        return judgment.best == item.best
+    if item.rating is not None:
+        return abs(judgment.rewards[0] / judgment.n_valid - item.rating) < 0.5
+    raise ValueError(f"item {item.id}: no ground truth (best or rating) to judge correctness by")

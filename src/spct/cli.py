@@ -1,0 +1,146 @@
+"""The `spct` command line.
+
+    spct score examples/items.jsonl -o runs/examples.jsonl --samples 4 --show
+    spct score in.jsonl -o out.jsonl --backend openai --base-url http://127.0.0.1:8000/v1 --model NAME
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from spct.core.items import Item, Judgment
+from spct.grm import DEFAULT_MODEL, GRM
+from spct.io import InputError, JsonlWriter, done_ids, read_items
+
+app = typer.Typer(help="Generalist generative reward modeling (SPCT).", no_args_is_help=True)
+console = Console(stderr=True, soft_wrap=True)
+
+
+@app.callback()
+def main() -> None:
+    """spct: principles, critiques and scores from a generative reward model."""
+
+
+def show(item: Item, judgment: Judgment, out: Console) -> None:
+    """Print one judgment as a person reads it: each sample's principles, critique and scores.
+    All of its text is untrusted (inputs and model output), so none of it is read as rich markup."""
+    out.rule(f"[bold]{escape(item.id)}[/]")
+    out.print(f"[bold]Query:[/] {escape(item.conversation[-1].content)}")
+    for i, r in enumerate(item.responses):
+        out.print(f"[bold]Response {i + 1}:[/] {escape(r)}")
+    for s_i, s in enumerate(judgment.samples, 1):
+        shown = ", ".join(str(o + 1) for o in s.order)
+        out.print(f"\n[cyan]Sample {s_i}[/] (responses shown in order {shown})")
+        for p in s.principles:
+            weight = f" (weight {p.weight:g}%)" if p.weight is not None else ""
+            out.print(f"  principle: {escape(p.text)}{weight}")
+        if s.critique:
+            out.print(f"  critique: {escape(s.critique)}")
+        out.print(f"  scores (original order): {s.scores}" if s.ok else f"  [red]failed:[/] {escape(s.failure)}")
+    truth = f"  ground truth best: {item.best + 1}" if item.best is not None else ""
+    best = f"Response {judgment.best + 1}" if judgment.best is not None else f"tie {[t + 1 for t in judgment.ties]}"
+    out.print(
+        f"\n[bold green]Voted rewards:[/] {judgment.rewards}  best: {best if judgment.rewards else 'none'}"
+        f"  valid samples: {judgment.n_valid}/{len(judgment.samples)}{truth}"
+    )
+
+
+@app.command()
+def score(
+    input: Annotated[Path, typer.Argument(help="JSONL of items: id, query, responses[, best | rating]")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="JSONL of judgments, appended as they finish")],
+    model: Annotated[str, typer.Option(help="local folder, hub name, or served model name")] = DEFAULT_MODEL,
+    backend: Annotated[str, typer.Option(help="hf (in-process) or openai (any OpenAI-compatible server)")] = "hf",
+    base_url: Annotated[str, typer.Option(help="openai backend: server address")] = "http://127.0.0.1:8000/v1",
+    samples: Annotated[int, typer.Option("--samples", "-k", help="sampled judgments per item, voted")] = 1,
+    temperature: Annotated[
+        float | None, typer.Option(help="default: greedy for k = 1, 0.5 for k > 1 (the paper's)")
+    ] = None,
+    top_p: Annotated[float, typer.Option()] = 1.0,
+    seed: Annotated[int, typer.Option(help="seeds response shuffling and sampling")] = 0,
+    max_new_tokens: Annotated[int, typer.Option()] = 512,
+    batch_size: Annotated[int, typer.Option(help="items per backend call")] = 8,
+    template: Annotated[str, typer.Option(help="pointwise, binary, or a Jinja file")] = "pointwise",
+    principle: Annotated[
+        list[str] | None, typer.Option(help="a principle every judgment must apply (repeatable)")
+    ] = None,
+    principles_file: Annotated[Path | None, typer.Option(help="one principle per line")] = None,
+    lenient: Annotated[bool, typer.Option(help="the card's extractor: clip scores, accept [..]")] = False,
+    resume: Annotated[bool, typer.Option(help="skip ids already in the output")] = False,
+    show_judgments: Annotated[bool, typer.Option("--show", help="print every judgment in full")] = False,
+) -> None:
+    """Judge every item of INPUT and write one judgment per line to OUTPUT."""
+    principles = list(principle or [])
+    if principles_file:
+        principles += [ln.strip() for ln in principles_file.read_text().splitlines() if ln.strip()]
+    backend_kwargs = {"base_url": base_url} if backend == "openai" else {"batch_size": batch_size}
+    grm = GRM(
+        model, backend, template=template, principles=principles, temperature=temperature, top_p=top_p,
+        max_new_tokens=max_new_tokens, seed=seed, lenient=lenient, **backend_kwargs,
+    )
+    skip = done_ids(output) if resume else set()
+    items, errors = [], 0
+    for record in read_items(input):
+        if isinstance(record, InputError):
+            console.print(f"[red]skipped[/] {escape(str(record))}")
+            errors += 1
+        elif record.id not in skip:
+            items.append(record)
+    by_id = {it.id: it for it in items}
+    stdout = Console(soft_wrap=True)
+    columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with JsonlWriter(output, append=resume) as writer, Progress(*columns, console=console) as bar:
+        task = bar.add_task("scoring", total=len(items))
+        for judgment in grm.score_items(items, samples=samples, batch_size=batch_size):
+            writer.write(judgment)
+            if show_judgments:
+                show(by_id[judgment.id], judgment, stdout)
+            bar.advance(task)
+    console.print(
+        f"{len(items)} judged, {len(skip)} already done, {errors} bad input records -> {escape(str(output))}"
+    )
+    if errors:
+        raise typer.Exit(code=2)
+
+
+miniature = typer.Typer(help="The miniature world: verifiable tasks, a teacher, a GRM trained from scratch.")
+app.add_typer(miniature, name="miniature")
+
+
+@miniature.command("build")
+def miniature_build(
+    out: Annotated[str, typer.Option(help="checkpoint folder")] = "src/spct/models/miniature-grm",
+    train_items: Annotated[int, typer.Option(help="training items, one teacher judgment each")] = 12000,
+    epochs: Annotated[float, typer.Option()] = 1.0,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Regenerate data, tokenizer and the warm-started model, reproducibly."""
+    from spct.miniature.build import MiniatureConfig, build
+
+    path = build(MiniatureConfig(out=out, train_items=train_items, epochs=epochs, seed=seed))
+    console.print(f"miniature GRM written to {path}")
+
+
+@miniature.command("eval")
+def miniature_eval(
+    model: Annotated[str, typer.Option()] = DEFAULT_MODEL,
+    items: Annotated[int, typer.Option(help="held-out test items")] = 400,
+    k: Annotated[int, typer.Option(help="largest k; smaller k are subsets of the same samples")] = 8,
+    run_dir: Annotated[str, typer.Option(help="judgments, resumable")] = "runs/miniature-eval",
+    docs: Annotated[Path, typer.Option(help="Markdown table and PNG go here")] = Path("docs/miniature"),
+) -> None:
+    """Parse rate, greedy and voting@k accuracy per family and n on the test split."""
+    from spct.miniature.evaluate import evaluate, markdown_table, plot
+
+    rows = evaluate(model, items=items, k=k, run_dir=run_dir)
+    docs.parent.mkdir(parents=True, exist_ok=True)
+    table = markdown_table(rows)
+    docs.with_suffix(".table.md").write_text(table + "\n")
+    plot(rows, docs.with_suffix(".png"))
+    Console().print(table)

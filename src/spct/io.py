@@ -1,0 +1,95 @@
+"""JSONL in and out for long jobs: bad records are reported by line and field without stopping
+the job, and results are appended as they are made so that `--resume` loses nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from spct.core.items import Item
+
+
+class InputError(ValueError):
+    """One bad input record; the message names the line and the field."""
+
+
+def _describe(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        field = ".".join(str(x) for x in e["loc"]) or "record"
+        parts.append(f"field '{field}': {e['msg']}")
+    return "; ".join(parts)
+
+
+def read_items(path: str | Path) -> Iterator[Item | InputError]:
+    """Every record of a JSONL file as an Item, or an InputError for a bad one (and go on)."""
+    seen: set[str] = set()
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield InputError(f"{path}:{lineno}: not valid UTF-8 ({e.reason} at byte {e.start})")
+                continue
+            if not line.strip():
+                continue
+            try:
+                item = Item.model_validate_json(line)
+            except ValidationError as e:
+                if e.errors()[0]["type"] == "json_invalid":
+                    yield InputError(f"{path}:{lineno}: not valid JSON ({e.errors()[0]['msg']})")
+                else:
+                    rid = _record_id(line)
+                    yield InputError(f"{path}:{lineno}{f' (id {rid!r})' if rid else ''}: {_describe(e)}")
+                continue
+            if item.id in seen:
+                yield InputError(f"{path}:{lineno}: field 'id': {item.id!r} appears more than once")
+                continue
+            seen.add(item.id)
+            yield item
+
+
+def _record_id(line: str) -> str | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return str(record["id"]) if isinstance(record, dict) and "id" in record else None
+
+
+def done_ids(path: str | Path) -> set[str]:
+    """Ids already written to an output file. A last line cut off by a kill is removed first, so
+    appending after it cannot corrupt the file."""
+    path = Path(path)
+    if not path.exists():
+        return set()
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        data = data[: data.rfind(b"\n") + 1]
+        path.write_bytes(data)
+    return {json.loads(line)["id"] for line in data.decode("utf-8").splitlines() if line.strip()}
+
+
+class JsonlWriter:
+    """Appends one record per line and flushes it, so a killed job keeps every finished record."""
+
+    def __init__(self, path: str | Path, append: bool):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._f = open(path, "a" if append else "w", encoding="utf-8")
+
+    def write(self, record: BaseModel | dict) -> None:
+        text = record.model_dump_json() if isinstance(record, BaseModel) else json.dumps(record)
+        self._f.write(text + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self) -> JsonlWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

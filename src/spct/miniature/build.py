@@ -1,0 +1,105 @@
+"""Build the miniature GRM from nothing: world data -> teacher judgments -> tokenizer -> warm start.
+
+    spct miniature build                       # the shipped default, into src/spct/models/miniature-grm
+    spct miniature build --out runs/mini --train-items 400 --epochs 1    # a quick look
+
+Every step is seeded; the same config rebuilds the same data, tokenizer and (up to CPU float
+non-determinism) weights. Training is TRL's SFTTrainer, loss on the judgment only.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from spct.core.items import Item
+from spct.core.prompts import PromptTemplate
+from spct.core.vote import sample_orders
+from spct.miniature.teacher import TeacherNoise, teacher_judgment
+from spct.miniature.world import generate
+
+TEMPLATES = {name: PromptTemplate.load(name) for name in ("pointwise", "binary")}
+
+
+def template_for(item: Item) -> PromptTemplate:
+    """The miniature world judges one response with the paper's binary variant (SPEC.md 1),
+    several with the pointwise 1..10 format."""
+    return TEMPLATES["binary" if len(item.responses) == 1 else "pointwise"]
+
+
+@dataclass
+class MiniatureConfig:
+    out: str = field(default="src/spct/models/miniature-grm", metadata={"help": "where the checkpoint goes"})
+    seed: int = field(default=0, metadata={"help": "seeds data, teacher, init and training"})
+    train_items: int = field(default=12000, metadata={"help": "training items, one teacher judgment each"})
+    vocab_size: int = field(default=4096, metadata={"help": "BPE vocabulary, digits one per token"})
+    hidden_size: int = field(default=256, metadata={"help": "model width"})
+    num_layers: int = field(default=4, metadata={"help": "transformer blocks"})
+    num_heads: int = field(default=4, metadata={"help": "attention heads"})
+    max_length: int = field(default=1024, metadata={"help": "longest training sequence, in tokens"})
+    epochs: float = field(default=1.0, metadata={"help": "passes over the teacher judgments"})
+    batch_size: int = field(default=16, metadata={"help": "sequences per optimiser step"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "peak AdamW learning rate (cosine decay)"})
+    teacher_noise: TeacherNoise = field(default_factory=TeacherNoise, metadata={"help": "teacher error rates"})
+
+
+def sft_examples(items: list[Item], seed: int, noise: TeacherNoise) -> list[dict]:
+    """One teacher judgment per item, responses in a seeded random order, as chat messages."""
+    rng = random.Random(seed)
+    examples = []
+    for item in items:
+        order = sample_orders(len(item.responses), 1, seed, item.id)[0]
+        prompt = template_for(item).render(item, order)
+        judgment = teacher_judgment(item, order, rng, noise)
+        examples.append({"messages": prompt + [{"role": "assistant", "content": judgment}]})
+    return examples
+
+
+def build(cfg: MiniatureConfig) -> Path:
+    """Write tokenizer + model + data card to cfg.out and return it."""
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from spct.miniature.tokenizer import tiny_causal_lm, train_tokenizer
+
+    out = Path(cfg.out)
+    items = generate(cfg.train_items, "train", cfg.seed)
+    examples = sft_examples(items, cfg.seed, cfg.teacher_noise)
+    tokenizer = train_tokenizer(
+        (m["content"] for ex in examples for m in ex["messages"]), vocab_size=cfg.vocab_size
+    )
+    torch.manual_seed(cfg.seed)
+    model = tiny_causal_lm(
+        tokenizer, hidden_size=cfg.hidden_size, num_layers=cfg.num_layers, num_heads=cfg.num_heads,
+        max_position_embeddings=cfg.max_length,
+    )
+    args = SFTConfig(
+        output_dir=str(out / "_trainer"),
+        assistant_only_loss=True,
+        max_length=cfg.max_length,
+        num_train_epochs=cfg.epochs,
+        per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_ratio=0.03,
+        weight_decay=0.01,
+        bf16=True,
+        use_cpu=True,
+        gradient_checkpointing=False,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=25,
+        seed=cfg.seed,
+        dataloader_num_workers=0,
+    )
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tokenizer)
+    trainer.train()
+    model.to(torch.bfloat16).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    card = {"config": asdict(cfg), "train_examples": len(examples), "parameters": model.num_parameters(),
+            "log": [r for r in trainer.state.log_history if "loss" in r]}
+    (out / "spct_build.json").write_text(json.dumps(card, indent=1))
+    return out

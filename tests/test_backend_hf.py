@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import huggingface_hub.constants
+import pytest
+import torch
+
+from spct.backends import BackendError, Sampling, load_backend
+from spct.backends.hf import HFBackend
+
+PROMPTS = [
+    [{"role": "user", "content": "Is the answer clear?"}],
+    [{"role": "system", "content": "Judge the response."}, {"role": "user", "content": "score the helpful answer"}],
+    [{"role": "user", "content": "a"}],
+]
+GREEDY = Sampling(n=1, temperature=0.0, max_new_tokens=12)
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_model_dir: Path) -> HFBackend:
+    return HFBackend(str(tiny_model_dir), device="cpu", batch_size=8)
+
+
+def test_load_backend_by_name(tiny_model_dir: Path):
+    backend = load_backend("hf", str(tiny_model_dir), device="cpu")
+    assert backend.model_id == str(tiny_model_dir)
+
+
+def test_n_completions_per_prompt(backend: HFBackend):
+    out = backend.generate(PROMPTS, Sampling(n=4, temperature=1.0, max_new_tokens=8, seed=0))
+    assert [len(c) for c in out] == [4, 4, 4]
+    for completion in (c for cs in out for c in cs):
+        assert completion.finish_reason in ("stop", "length")
+        assert 1 <= completion.n_tokens <= 8
+    assert len({c.text for c in out[0]}) > 1  # samples differ
+
+
+def test_left_padding_does_not_change_greedy_output(backend: HFBackend):
+    batched = backend.generate(PROMPTS, GREEDY)
+    alone = [backend.generate([p], GREEDY)[0] for p in PROMPTS]
+    assert batched == alone
+
+
+def test_greedy_is_deterministic_and_repeated_n_times(backend: HFBackend):
+    first = backend.generate(PROMPTS[:1], Sampling(n=3, temperature=0.0, max_new_tokens=12))[0]
+    assert len(first) == 3 and len(set(first)) == 1
+    assert backend.generate(PROMPTS[:1], GREEDY)[0][0] == first[0]
+
+
+def test_seed_reproduces_samples(backend: HFBackend):
+    sampling = Sampling(n=3, temperature=1.0, max_new_tokens=10, seed=7)
+    assert backend.generate(PROMPTS, sampling) == backend.generate(PROMPTS, sampling)
+    other = backend.generate(PROMPTS, Sampling(n=3, temperature=1.0, max_new_tokens=10, seed=8))
+    assert other != backend.generate(PROMPTS, sampling)
+
+
+def test_small_batches_keep_prompt_order(tiny_model_dir: Path, backend: HFBackend):
+    small = HFBackend(str(tiny_model_dir), device="cpu", batch_size=1)
+    assert small.generate(PROMPTS, GREEDY) == backend.generate(PROMPTS, GREEDY)
+
+
+def test_finish_reason_length_when_cut_short(backend: HFBackend):
+    out = backend.generate(PROMPTS, Sampling(n=2, temperature=1.0, max_new_tokens=2, seed=0))
+    cut = [c for cs in out for c in cs if c.finish_reason == "length"]
+    assert cut and all(c.n_tokens == 2 for c in cut)
+
+
+def test_stop_at_eos_counts_it_but_drops_it_from_the_text(tiny_model_dir: Path):
+    backend = HFBackend(str(tiny_model_dir), device="cpu")
+    eos = backend.tokenizer.eos_token_id
+    with torch.no_grad():  # a large eos embedding (tied to the output layer) makes eos likely
+        backend.model.get_input_embeddings().weight[eos] *= 100
+    out = backend.generate(PROMPTS, Sampling(n=4, temperature=1.0, max_new_tokens=12, seed=0))
+    stopped = [c for cs in out for c in cs if c.finish_reason == "stop"]
+    assert stopped and all(c.n_tokens <= 12 and "<|end|>" not in c.text for c in stopped)
+    assert len({c.n_tokens for c in stopped}) > 1  # rows of one batch ended at different steps
+
+
+def test_missing_hub_model_raises_backend_error(monkeypatch: pytest.MonkeyPatch):
+    # huggingface_hub reads HF_HUB_OFFLINE once at import, so setting the variable now is too late
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(BackendError, match="neither a local directory nor reachable"):
+        HFBackend("nobody/no-such-model")
