@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: quickstart test
+.PHONY: quickstart test miniature
 
 # torch==2.13.0 first: an unpinned torch in an empty venv pulls a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
@@ -16,3 +16,9 @@ quickstart: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+# Rebuild the embedded miniature GRM (about 50 min on 2 cores) and its report in docs/.
+# Rarely: every rebuilt checkpoint stays in git history.
+miniature: $(VENV)/.installed
+	$(VENV)/bin/spct miniature build
+	$(VENV)/bin/spct miniature eval

@@ -122,3 +122,16 @@ def test_closed_port_raises_backend_error_naming_the_url():
     backend = OpenAIBackend("tiny", base_url=base_url, max_retries=0, timeout=2.0)
     with pytest.raises(BackendError, match=re.escape(base_url)):
         backend.generate(PROMPTS[:1], SAMPLING)
+
+
+@pytest.mark.slow
+def test_grm_votes_over_a_served_model(server: str, tiny_model_dir: Path, calls: dict):
+    """The scoring path through a real server: k prompts of one single-response item are identical,
+    so each request must carry its own seed for the k samples to differ."""
+    from spct import GRM
+
+    grm = GRM(str(tiny_model_dir), backend="openai", base_url=server, max_new_tokens=8, seed=5)
+    judgment = grm.score("Is the answer clear?", ["yes"], samples=3)
+    assert len(judgment.samples) == 3 and judgment.n_valid + judgment.n_failed == 3
+    assert len(calls["n"]) >= 3
+    assert len({s.text for s in judgment.samples}) > 1

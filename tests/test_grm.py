@@ -86,3 +86,12 @@ def test_cli_scores_resumes_and_reports_bad_lines(tiny_model_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert "1 judged, 2 already done" in result.output
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["i0", "i1", "i2"]
+
+
+def test_template_defaults_to_the_models_own(tmp_path):
+    assert GRM(backend=ScriptedJudge()).template.name == "pointwise"  # any model spct did not train
+    (tmp_path / "spct.json").write_text(json.dumps({"templates": {"template": "compact", "binary_template": "compact-binary"}}))
+    judge = ScriptedJudge()
+    judge.model_id = str(tmp_path)
+    assert GRM(backend=judge).template.name == "compact"
+    assert GRM(backend=judge, template="pointwise").template.name == "pointwise"

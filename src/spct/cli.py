@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from spct.core.items import Item, Judgment
 from spct.grm import DEFAULT_MODEL, GRM
 from spct.io import InputError, JsonlWriter, done_ids, read_items
+from spct.miniature.build import MiniatureConfig, build
 
 app = typer.Typer(help="Generalist generative reward modeling (SPCT).", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
@@ -66,7 +67,9 @@ def score(
     seed: Annotated[int, typer.Option(help="seeds response shuffling and sampling")] = 0,
     max_new_tokens: Annotated[int, typer.Option()] = 512,
     batch_size: Annotated[int, typer.Option(help="items per backend call")] = 8,
-    template: Annotated[str, typer.Option(help="pointwise, binary, or a Jinja file")] = "pointwise",
+    template: Annotated[
+        str | None, typer.Option(help="pointwise, binary, compact, or a Jinja file; default: the model's own")
+    ] = None,
     principle: Annotated[
         list[str] | None, typer.Option(help="a principle every judgment must apply (repeatable)")
     ] = None,
@@ -115,14 +118,12 @@ app.add_typer(miniature, name="miniature")
 
 @miniature.command("build")
 def miniature_build(
-    out: Annotated[str, typer.Option(help="checkpoint folder")] = "src/spct/models/miniature-grm",
-    train_items: Annotated[int, typer.Option(help="training items, one teacher judgment each")] = 12000,
-    epochs: Annotated[float, typer.Option()] = 1.0,
-    seed: Annotated[int, typer.Option()] = 0,
+    out: Annotated[str, typer.Option(help="checkpoint folder")] = MiniatureConfig.out,
+    train_items: Annotated[int, typer.Option(help="training items, one teacher judgment each")] = MiniatureConfig.train_items,
+    epochs: Annotated[float, typer.Option()] = MiniatureConfig.epochs,
+    seed: Annotated[int, typer.Option()] = MiniatureConfig.seed,
 ) -> None:
     """Regenerate data, tokenizer and the warm-started model, reproducibly."""
-    from spct.miniature.build import MiniatureConfig, build
-
     path = build(MiniatureConfig(out=out, train_items=train_items, epochs=epochs, seed=seed))
     console.print(f"miniature GRM written to {path}")
 
@@ -133,14 +134,11 @@ def miniature_eval(
     items: Annotated[int, typer.Option(help="held-out test items")] = 400,
     k: Annotated[int, typer.Option(help="largest k; smaller k are subsets of the same samples")] = 8,
     run_dir: Annotated[str, typer.Option(help="judgments, resumable")] = "runs/miniature-eval",
-    docs: Annotated[Path, typer.Option(help="Markdown table and PNG go here")] = Path("docs/miniature"),
+    doc: Annotated[Path, typer.Option(help="Markdown report; the PNG goes beside it")] = Path("docs/miniature.md"),
 ) -> None:
     """Parse rate, greedy and voting@k accuracy per family and n on the test split."""
-    from spct.miniature.evaluate import evaluate, markdown_table, plot
+    from spct.miniature.evaluate import evaluate, write_report
 
-    rows = evaluate(model, items=items, k=k, run_dir=run_dir)
-    docs.parent.mkdir(parents=True, exist_ok=True)
-    table = markdown_table(rows)
-    docs.with_suffix(".table.md").write_text(table + "\n")
-    plot(rows, docs.with_suffix(".png"))
-    Console().print(table)
+    rows, seconds = evaluate(model, items=items, k=k, run_dir=run_dir)
+    write_report(rows, doc, model=model, k=k, seconds=seconds)
+    Console().print(doc.read_text())

@@ -13,9 +13,11 @@ parse -> map scores back -> sum over valid samples (SPEC.md 3).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from itertools import islice
+from pathlib import Path
 
 from spct.backends.base import Backend, Sampling, load_backend
 from spct.core.items import Item, Judgment, Message
@@ -23,6 +25,14 @@ from spct.core.prompts import PromptTemplate
 from spct.core.vote import make_sample, sample_orders, vote
 
 DEFAULT_MODEL = str(resources.files("spct") / "models" / "miniature-grm")
+PAPER_TEMPLATES = {"template": "pointwise", "binary_template": "binary"}
+
+
+def model_templates(model: str) -> dict[str, str]:
+    """The templates a checkpoint was trained with, from the `spct.json` spct writes beside the
+    weights it trains; the paper's for any other model (the released checkpoints included)."""
+    card = Path(model) / "spct.json"
+    return json.loads(card.read_text())["templates"] if card.is_file() else PAPER_TEMPLATES
 
 
 class GRM:
@@ -31,7 +41,7 @@ class GRM:
         model: str = DEFAULT_MODEL,
         backend: str | Backend = "hf",
         *,
-        template: str | PromptTemplate = "pointwise",
+        template: str | PromptTemplate | None = None,
         principles: Sequence[str] = (),
         temperature: float | None = None,
         top_p: float = 1.0,
@@ -41,9 +51,12 @@ class GRM:
         lenient: bool = False,
         **backend_kwargs,
     ):
-        """`temperature=None` means the paper's settings: greedy for one sample, 0.5 for k > 1.
-        `principles` are applied by every judgment beside those the model generates."""
+        """`template=None` takes the model's own (see `model_templates`). `temperature=None` means
+        the paper's settings: greedy for one sample, 0.5 for k > 1. `principles` are applied by
+        every judgment beside those the model generates."""
         self.backend = load_backend(backend, model, **backend_kwargs) if isinstance(backend, str) else backend
+        if template is None:
+            template = model_templates(self.backend.model_id)["template"]
         self.template = template if isinstance(template, PromptTemplate) else PromptTemplate.load(template)
         self.principles = tuple(principles)
         self.temperature = temperature

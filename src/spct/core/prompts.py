@@ -7,7 +7,10 @@ A template is a Jinja file rendered with:
   hint_best     1-based shown position of the best response, for hinted sampling (RFT), else None
   hint_rating   the ground-truth rating of a single response, for hinted sampling, else None
 Built in: `pointwise` (1..n responses, scores 1..10, the released checkpoints' format) and
-`binary` (the paper's single-response training variant, 0 = incorrect, 1 = correct).
+`binary` (the paper's single-response training variant, 0 = incorrect, 1 = correct); `compact`
+and `compact-binary` keep the paper's sections and output format but drop the general criteria,
+so that a model trained from scratch on a CPU spends its compute on the judgments (a third of
+the prompt tokens).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import jinja2
 
 from spct.core.items import Item
 
-BUILTIN_RANGES = {"pointwise": (1, 10), "binary": (0, 1)}
+BUILTIN_RANGES = {"pointwise": (1, 10), "binary": (0, 1), "compact": (1, 10), "compact-binary": (0, 1)}
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
 
 
