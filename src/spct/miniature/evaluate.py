@@ -33,9 +33,11 @@ def _judge(
     todo = [it for it in items if it.id not in done]
     with JsonlWriter(path, append=True) as writer:
         templates = model_templates(backend.model_id)
-        for key in ("binary_template", "template"):
-            group = [it for it in todo if template_for(it, templates).name == templates[key]]
-            grm = GRM(backend=backend, template=templates[key], temperature=temperature, max_new_tokens=256)
+        by_template: dict[str, list[Item]] = defaultdict(list)
+        for it in todo:
+            by_template[template_for(it, templates).name].append(it)
+        for name, group in by_template.items():
+            grm = GRM(backend=backend, template=name, temperature=temperature, max_new_tokens=256)
             for j in grm.score_items(group, samples=samples, batch_size=batch_size):
                 writer.write(j)
     return {
