@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -27,6 +27,12 @@ from spct.core.items import Item
 
 BUILTIN_RANGES = {"pointwise": (1, 10), "binary": (0, 1), "compact": (1, 10), "compact-binary": (0, 1)}
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
+
+
+@cache
+def _builtin_source(name: str) -> str:
+    """Read once: templates are looked up per item when a world mixes them."""
+    return resources.files("spct.templates").joinpath(f"{name}.jinja").read_text()
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,7 @@ class PromptTemplate:
         """A built-in template by name, or a Jinja file of the user's (scores 1..10 unless told)."""
         if str(name_or_path) in BUILTIN_RANGES:
             name = str(name_or_path)
-            source = resources.files("spct.templates").joinpath(f"{name}.jinja").read_text()
-            return cls(name, source, score_range or BUILTIN_RANGES[name])
+            return cls(name, _builtin_source(name), score_range or BUILTIN_RANGES[name])
         path = Path(name_or_path)
         if not path.is_file():
             raise FileNotFoundError(

@@ -18,7 +18,6 @@ from pathlib import Path
 from spct.core.items import Item
 from spct.core.prompts import PromptTemplate
 from spct.core.vote import sample_orders
-from spct.grm import model_templates
 from spct.miniature.teacher import TeacherNoise, teacher_judgment
 from spct.miniature.world import generate
 
