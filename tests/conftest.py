@@ -3,12 +3,47 @@
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
 import torch
 
+from spct.backends import Completion, Sampling
+from spct.core import Principle, format_judgment
 from spct.miniature.tokenizer import tiny_causal_lm, train_tokenizer
+
+RESPONSE = re.compile(r"\[The Begin of Response \d+\]\n(.*?)\n\[The End of Response \d+\]", re.S)
+
+
+class ScriptedJudge:
+    """A backend that reads the responses from the real prompt and scores the one saying 'right'
+    10, the others 2, in the shown order: only a correct unshuffle makes 'right' win the vote.
+    With `error` > 0, that share of completions (seeded) gives 10 to the first shown response
+    that is not 'right' instead, so that votes need several samples."""
+
+    model_id = "scripted"
+
+    def __init__(self, error: float = 0.0, seed: int = 0) -> None:
+        self.calls: list[tuple[int, Sampling]] = []
+        self.error = error
+        self.rng = random.Random(seed)
+
+    def generate(self, prompts, sampling):
+        self.calls.append((len(prompts), sampling))
+        out = []
+        for p in prompts:
+            shown = RESPONSE.findall(p[0]["content"])
+            completions = []
+            for _ in range(sampling.n):
+                good = "right"
+                if self.rng.random() < self.error:
+                    good = next(r for r in shown if r != "right")
+                scores = [10 if r == good else 2 for r in shown]
+                text = format_judgment([Principle(text="Says right", weight=100)], "checked", scores)
+                completions.append(Completion(text, "stop", n_tokens=len(text.split())))
+            out.append(completions)
+        return out
 
 WORDS = "the a response is helpful harmless accurate wrong clear vague answer user question score critique".split()
 

@@ -7,60 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from openai.resources.chat.completions import AsyncCompletions
 
 from spct.backends import BackendError, Sampling, load_backend
+from spct.backends.local_server import free_port, transformers_serve
 from spct.backends.openai import OpenAIBackend
 
 PROMPTS = [[{"role": "user", "content": f"Is answer {i} clear?"}] for i in range(6)]
 SAMPLING = Sampling(n=3, temperature=1.0, max_new_tokens=8, seed=1)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(tiny_model_dir: Path) -> Iterator[str]:
     """Base URL of a `transformers serve` process pinned to the tiny model, stopped after the module."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    command = [sys.executable, "-m", "transformers.cli.transformers", "serve", str(tiny_model_dir)]
-    command += ["--device", "cpu", "--host", "127.0.0.1", "--port", str(port)]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"transformers serve exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"transformers serve not healthy after 60 s:\n{log.read_text()}")
-            time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with transformers_serve(tiny_model_dir) as base_url:
+        yield base_url
 
 
 @pytest.fixture

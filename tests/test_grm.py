@@ -4,36 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
+from conftest import ScriptedJudge
 from typer.testing import CliRunner
 
 from spct import GRM, Item
-from spct.backends import Completion, Sampling
 from spct.cli import app
-from spct.core import Principle, format_judgment
-
-RESPONSE = re.compile(r"\[The Begin of Response \d+\]\n(.*?)\n\[The End of Response \d+\]", re.S)
-
-
-class ScriptedJudge:
-    """A backend that reads the responses from the real prompt and scores the one saying 'right'
-    10, the others 2, in the shown order: only a correct unshuffle makes 'right' win the vote."""
-
-    model_id = "scripted"
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[int, Sampling]] = []
-
-    def generate(self, prompts, sampling):
-        self.calls.append((len(prompts), sampling))
-        out = []
-        for p in prompts:
-            shown = RESPONSE.findall(p[0]["content"])
-            scores = [10 if r == "right" else 2 for r in shown]
-            text = format_judgment([Principle(text="Says right", weight=100)], "checked", scores)
-            out.append([Completion(text, "stop")] * sampling.n)
-        return out
 
 
 def test_votes_map_back_to_the_original_order():
@@ -95,3 +73,27 @@ def test_template_defaults_to_the_models_own(tmp_path):
     judge.model_id = str(tmp_path)
     assert GRM(backend=judge).template.name == "compact"
     assert GRM(backend=judge, template="pointwise").template.name == "pointwise"
+    one, two = Item(id="1", query="q", responses=["a"]), Item(id="2", query="q", responses=["a", "b"])
+    # a model trained on the binary single-response variant gets it for n = 1; others score 1..10 always
+    assert [GRM(backend=judge).template_for(it).name for it in (one, two)] == ["compact-binary", "compact"]
+    assert [GRM(backend=ScriptedJudge()).template_for(it).name for it in (one, two)] == ["pointwise", "pointwise"]
+    assert GRM(backend=judge, template="compact").template_for(one).name == "compact"
+
+
+@pytest.mark.slow
+def test_cli_adaptive_strategy_with_cache_and_prefix_sharing(tmp_path):
+    """The embedded model through every scaling option; a rerun on the cache writes the same judgments."""
+    cache, outs = tmp_path / "cache.sqlite", [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
+    for out in outs:
+        args = ["score", "examples/items.jsonl", "-o", str(out), "-k", "8", "--strategy", "adaptive",
+                "--per-order", "2", "--cache", str(cache), "--max-new-tokens", "160"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+    first, second = ([json.loads(line) for line in out.read_text().splitlines()] for out in outs)
+    assert first == second and len(first) == len(Path("examples/items.jsonl").read_text().splitlines())
+    for j in first:
+        assert j["strategy"] == "adaptive" and j["k"] == 8 and j["samples_used"] in (4, 8)
+        assert [s["order"] for s in j["samples"][::2]] == [s["order"] for s in j["samples"][1::2]]  # 2 per order
+    bad = CliRunner().invoke(app, ["score", "examples/items.jsonl", "-o", str(outs[0]), "--strategy", "best"])
+    message = " ".join(re.sub(r"[│╭╮╰╯─]", " ", bad.output).split())  # rich draws a box around it
+    assert bad.exit_code == 2 and "choose one of greedy, voting, meta, adaptive" in message

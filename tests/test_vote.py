@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spct.core import Item, make_sample, sample_orders, unshuffle, vote, is_correct
+from spct.core import Item, is_correct, make_sample, sample_orders, unshuffle, vote
 
 
 def sample(shown_scores, order):

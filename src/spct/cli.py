@@ -2,6 +2,7 @@
 
     spct score examples/items.jsonl -o runs/examples.jsonl --samples 4 --show
     spct score in.jsonl -o out.jsonl --backend openai --base-url http://127.0.0.1:8000/v1 --model NAME
+    spct score in.jsonl -o out.jsonl -k 32 --strategy adaptive --per-order 4 --cache runs/cache.sqlite
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from spct.core.items import Item, Judgment
 from spct.grm import DEFAULT_MODEL, GRM
 from spct.io import InputError, JsonlWriter, done_ids, read_items
 from spct.miniature.build import MiniatureConfig, build
+from spct.scaling.strategies import STRATEGIES
 
 app = typer.Typer(help="Generalist generative reward modeling (SPCT).", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
@@ -44,6 +46,8 @@ def show(item: Item, judgment: Judgment, out: Console) -> None:
         if s.critique:
             out.print(f"  critique: {escape(s.critique)}")
         out.print(f"  scores (original order): {s.scores}" if s.ok else f"  [red]failed:[/] {escape(s.failure)}")
+        if s.meta_score is not None:
+            out.print(f"  meta reward {s.meta_score:.3f}: {'kept' if s.in_vote else 'left out of the vote'}")
     truth = f"  ground truth best: {item.best + 1}" if item.best is not None else ""
     best = f"Response {judgment.best + 1}" if judgment.best is not None else f"tie {[t + 1 for t in judgment.ties]}"
     out.print(
@@ -60,6 +64,17 @@ def score(
     backend: Annotated[str, typer.Option(help="hf (in-process) or openai (any OpenAI-compatible server)")] = "hf",
     base_url: Annotated[str, typer.Option(help="openai backend: server address")] = "http://127.0.0.1:8000/v1",
     samples: Annotated[int, typer.Option("--samples", "-k", help="sampled judgments per item, voted")] = 1,
+    strategy: Annotated[
+        str | None, typer.Option(help="greedy, voting, meta or adaptive; default greedy for k = 1, else voting")
+    ] = None,
+    meta_rm: Annotated[str | None, typer.Option(help="strategy meta: sequence-classification checkpoint")] = None,
+    k_meta: Annotated[int | None, typer.Option(help="strategy meta: judgments kept (default k // 2)")] = None,
+    confidence: Annotated[
+        float, typer.Option(help="strategy adaptive: stop when the vote holds with this probability (1 = surely)")
+    ] = 0.95,
+    round_size: Annotated[int, typer.Option(help="strategy adaptive: draws per round")] = 4,
+    per_order: Annotated[int, typer.Option(help="draws sharing one response order and prompt prefill")] = 1,
+    cache: Annotated[Path | None, typer.Option(help="SQLite cache of completions, reused across runs")] = None,
     temperature: Annotated[
         float | None, typer.Option(help="default: greedy for k = 1, 0.5 for k > 1 (the paper's)")
     ] = None,
@@ -79,14 +94,18 @@ def score(
     show_judgments: Annotated[bool, typer.Option("--show", help="print every judgment in full")] = False,
 ) -> None:
     """Judge every item of INPUT and write one judgment per line to OUTPUT."""
+    if strategy is not None and strategy not in STRATEGIES:
+        raise typer.BadParameter(f"{strategy!r}; choose one of {', '.join(STRATEGIES)}", param_hint="--strategy")
     principles = list(principle or [])
     if principles_file:
         principles += [ln.strip() for ln in principles_file.read_text().splitlines() if ln.strip()]
     backend_kwargs = {"base_url": base_url} if backend == "openai" else {"batch_size": batch_size}
     grm = GRM(
         model, backend, template=template, principles=principles, temperature=temperature, top_p=top_p,
-        max_new_tokens=max_new_tokens, seed=seed, lenient=lenient, **backend_kwargs,
+        max_new_tokens=max_new_tokens, seed=seed, lenient=lenient, per_order=per_order, cache=cache,
+        meta_rm=meta_rm, **backend_kwargs,
     )
+    options = {"strategy": strategy, "k_meta": k_meta, "confidence": confidence, "round_size": round_size}
     skip = done_ids(output) if resume else set()
     items, errors = [], 0
     for record in read_items(input):
@@ -100,7 +119,7 @@ def score(
     columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with JsonlWriter(output, append=resume) as writer, Progress(*columns, console=console) as bar:
         task = bar.add_task("scoring", total=len(items))
-        for judgment in grm.score_items(items, samples=samples, batch_size=batch_size):
+        for judgment in grm.score_items(items, samples=samples, batch_size=batch_size, **options):
             writer.write(judgment)
             if show_judgments:
                 show(by_id[judgment.id], judgment, stdout)
@@ -122,9 +141,12 @@ def miniature_build(
     train_items: Annotated[int, typer.Option(help="training items, one teacher judgment each")] = MiniatureConfig.train_items,
     epochs: Annotated[float, typer.Option()] = MiniatureConfig.epochs,
     seed: Annotated[int, typer.Option()] = MiniatureConfig.seed,
+    init: Annotated[str | None, typer.Option(help="continue from this checkpoint instead of from scratch")] = None,
+    learning_rate: Annotated[float, typer.Option()] = MiniatureConfig.learning_rate,
 ) -> None:
     """Regenerate data, tokenizer and the warm-started model, reproducibly."""
-    path = build(MiniatureConfig(out=out, train_items=train_items, epochs=epochs, seed=seed))
+    cfg = MiniatureConfig(out=out, train_items=train_items, epochs=epochs, seed=seed, init=init, learning_rate=learning_rate)
+    path = build(cfg)
     console.print(f"miniature GRM written to {path}")
 
 

@@ -1,36 +1,45 @@
-"""The Python API: a generative reward model over any backend.
+"""The Python API: a generative reward model over any backend, with inference-time scaling.
 
     from spct import GRM
     grm = GRM()                                   # the embedded miniature, in-process
     j = grm.score("What is 47 + 38?", ["85", "75"], samples=4)
     j.rewards, j.best                             # voted rewards, index of the best response
+    grm.score(query, responses, samples=32, strategy="adaptive")     # stops once the vote is decided
 
-    GRM("deepseek-ai-or-your/checkpoint", backend="openai", base_url="http://127.0.0.1:8000/v1")
+    GRM("deepseek-ai-or-your/checkpoint", backend="openai", base_url="http://127.0.0.1:8000/v1",
+        meta_rm="BBQGOD/DeepSeek-GRM-27B-MetaRM", cache="runs/cache.sqlite")
 
-One judgment: k response orders (seeded per item) -> k prompts -> one completion each ->
-parse -> map scores back -> sum over valid samples (SPEC.md 3).
+One judgment: draws 0..k-1 of an item, each showing the responses in its own seeded order ->
+prompts -> completions (cached draws read back) -> parse -> scores mapped back -> a strategy
+of `scaling.strategies` turns the samples into rewards (SPEC.md 3).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import random
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from itertools import islice
 from pathlib import Path
 
-from spct.backends.base import Backend, Sampling, load_backend
-from spct.core.items import Item, Judgment, Message
+from spct.backends.base import Backend, Completion, Sampling, load_backend
+from spct.core.items import Item, Judgment, Message, Sample
 from spct.core.prompts import PromptTemplate
 from spct.core.vote import make_sample, sample_orders, vote
+from spct.scaling.cache import SampleCache, draw_key, model_fingerprint
+from spct.scaling.strategies import STRATEGIES, decided, keep_top
 
 DEFAULT_MODEL = str(resources.files("spct") / "models" / "miniature-grm")
-PAPER_TEMPLATES = {"template": "pointwise", "binary_template": "binary"}
+PAPER_TEMPLATES = {"template": "pointwise"}  # 1..10 for any n, as the released checkpoints score
 
 
 def model_templates(model: str) -> dict[str, str]:
     """The templates a checkpoint was trained with, from the `spct.json` spct writes beside the
-    weights it trains; the paper's for any other model (the released checkpoints included)."""
+    weights it trains (`binary_template`, when named, judges items with one response); the
+    paper's for any other model (the released checkpoints included)."""
     card = Path(model) / "spct.json"
     return json.loads(card.read_text())["templates"] if card.is_file() else PAPER_TEMPLATES
 
@@ -48,62 +57,172 @@ class GRM:
         max_new_tokens: int = 512,
         seed: int = 0,
         shuffle: bool = True,
+        per_order: int = 1,
         lenient: bool = False,
+        cache: str | Path | SampleCache | None = None,
+        meta_rm: str | object | None = None,
         **backend_kwargs,
     ):
         """`template=None` takes the model's own (see `model_templates`). `temperature=None` means
         the paper's settings: greedy for one sample, 0.5 for k > 1. `principles` are applied by
-        every judgment beside those the model generates."""
+        every judgment beside those the model generates. `per_order` > 1 shares prompts: draws
+        come in groups of `per_order` showing one response order, sampled from one prefill (the
+        paper's k distinct orders is `per_order=1`). `cache`: a SQLite file of completions.
+        `meta_rm`: a sequence-classification checkpoint (or a `MetaRM`) for strategy "meta"."""
         self.backend = load_backend(backend, model, **backend_kwargs) if isinstance(backend, str) else backend
         if template is None:
-            template = model_templates(self.backend.model_id)["template"]
-        self.template = template if isinstance(template, PromptTemplate) else PromptTemplate.load(template)
+            names = model_templates(self.backend.model_id)
+            self.template = PromptTemplate.load(names["template"])
+            self.binary_template = PromptTemplate.load(names["binary_template"]) if "binary_template" in names else None
+        else:
+            self.template = template if isinstance(template, PromptTemplate) else PromptTemplate.load(template)
+            self.binary_template = None
+        if per_order < 1:
+            raise ValueError(f"per_order must be >= 1, got {per_order}")
         self.principles = tuple(principles)
         self.temperature = temperature
         self.top_p = top_p
         self.max_new_tokens = max_new_tokens
         self.seed = seed
         self.shuffle = shuffle
+        self.per_order = per_order
         self.lenient = lenient
+        self.cache = SampleCache(cache) if isinstance(cache, str | Path) else cache
+        if isinstance(meta_rm, str):
+            from spct.scaling.meta_rm import (
+                MetaRM,  # torch and a second model only when asked for
+            )
 
-    def sampling(self, samples: int) -> Sampling:
-        temperature = self.temperature if self.temperature is not None else (0.0 if samples == 1 else 0.5)
-        return Sampling(
-            n=1, temperature=temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens, seed=self.seed
+            meta_rm = MetaRM(meta_rm)
+        self.meta_rm = meta_rm
+        self._fingerprint = model_fingerprint(self.backend.model_id)
+
+    def template_for(self, item: Item) -> PromptTemplate:
+        return self.binary_template if self.binary_template and len(item.responses) == 1 else self.template
+
+    def temperature_for(self, samples: int) -> float:
+        return self.temperature if self.temperature is not None else (0.0 if samples == 1 else 0.5)
+
+    # -- drawing samples -------------------------------------------------------------------------
+
+    def draw(self, items: Sequence[Item], start: int, stop: int, temperature: float) -> list[list[Sample]]:
+        """Draws start..stop-1 of every item, in one backend call per distinct prompt group size.
+
+        Draw j shows order j // per_order of the item's seeded orders (`sample_orders`), so the
+        draws of one order share one prompt, sampled n at a time from a single prefill; the
+        first draws of an item are the same whatever k is, which lets k = 8 reuse a k = 32 run's
+        cache and lets adaptive voting add rounds."""
+        p = self.per_order
+        blocks = []  # (item index, order, draw indices)
+        for i, it in enumerate(items):
+            orders = sample_orders(len(it.responses), math.ceil(stop / p), self.seed, it.id, self.shuffle)
+            for b in range(start // p, math.ceil(stop / p)):
+                blocks.append((i, orders[b], list(range(max(b * p, start), min((b + 1) * p, stop)))))
+        keys = {(i, j): self._key(items[i], j, temperature) for i, _, js in blocks for j in js}
+        found = self.cache.get_many(list(keys.values())) if self.cache else {}
+        got: dict[tuple[int, int], Completion] = {ij: found[k] for ij, k in keys.items() if k in found}
+        todo = defaultdict(list)  # count -> blocks of that many missing draws
+        for i, order, js in blocks:
+            missing = [j for j in js if (i, j) not in got]
+            if missing:
+                todo[len(missing)].append((i, order, missing))
+        for count, group in todo.items():
+            sampling = Sampling(
+                n=count, temperature=temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens,
+                seed=random.Random(f"{self.seed}:{start}:{count}").getrandbits(31),  # rounds must differ
+            )
+            prompts = [self.template_for(items[i]).render(items[i], order, self.principles) for i, order, _ in group]
+            for (i, _, missing), completions in zip(group, self.backend.generate(prompts, sampling), strict=True):
+                got.update(((i, j), c) for j, c in zip(missing, completions, strict=True))
+            if self.cache:
+                self.cache.put_many((keys[i, j], got[i, j]) for i, _, missing in group for j in missing)
+        drawn: list[list[Sample]] = [[] for _ in items]
+        for i, order, js in blocks:
+            drawn[i] += [self._sample(items[i], order, got[i, j]) for j in js]
+        return drawn
+
+    def _key(self, item: Item, j: int, temperature: float) -> str:
+        return draw_key(
+            model=self._fingerprint, template=self.template_for(item).digest, principles=self.principles,
+            temperature=temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens, seed=self.seed,
+            shuffle=self.shuffle, per_order=self.per_order,
+            item=[item.id, item.model_dump(mode="json", include={"query", "responses"})], draw=j,
         )
 
+    def _sample(self, item: Item, order: list[int], c: Completion) -> Sample:
+        return make_sample(
+            c.text, order, score_range=self.template_for(item).score_range,
+            finish_reason=c.finish_reason, n_tokens=c.n_tokens, lenient=self.lenient,
+        )
+
+    # -- strategies --------------------------------------------------------------------------------
+
     def score(
-        self, query: str | list[Message] | list[dict], responses: Sequence[str], samples: int = 1, id: str = "item"
+        self, query: str | list[Message] | list[dict], responses: Sequence[str], samples: int = 1,
+        id: str = "item", **strategy,
     ) -> Judgment:
         item = Item.model_validate({"id": id, "query": query, "responses": list(responses)})
-        return self.score_batch([item], samples)[0]
+        return self.score_batch([item], samples, **strategy)[0]
 
-    def score_batch(self, items: Sequence[Item], samples: int = 1) -> list[Judgment]:
-        """All k samples of all items in one backend call (the backend batches them)."""
+    def score_batch(
+        self,
+        items: Sequence[Item],
+        samples: int = 1,
+        strategy: str | None = None,
+        *,
+        k_meta: int | None = None,
+        round_size: int = 4,
+        confidence: float = 0.95,
+    ) -> list[Judgment]:
+        """Judge a batch of items with `samples` = k draws each. strategy None: greedy for k = 1,
+        voting otherwise. "meta" keeps the top k_meta (default k // 2) by the meta RM;
+        "adaptive" draws `round_size` at a time until `decided(..., confidence)` (1.0 = stop only
+        when the remaining budget cannot change the outcome)."""
         if samples < 1:
             raise ValueError(f"samples must be >= 1, got {samples}")
-        sampling = self.sampling(samples)
-        orders = [sample_orders(len(it.responses), samples, self.seed, it.id, self.shuffle) for it in items]
-        prompts = [
-            self.template.render(it, order, self.principles) for it, its in zip(items, orders) for order in its
-        ]
-        outputs = iter(self.backend.generate(prompts, sampling))
-        strategy = "greedy" if sampling.temperature == 0 and samples == 1 else "voting"
-        judgments = []
-        for it, its in zip(items, orders):
-            found = [
-                make_sample(
-                    c.text, order, score_range=self.template.score_range,
-                    finish_reason=c.finish_reason, lenient=self.lenient,
-                )
-                for order in its
-                for c in next(outputs)
-            ]
-            judgments.append(vote(it.id, len(it.responses), found, strategy))
-        return judgments
+        strategy = strategy or ("greedy" if samples == 1 else "voting")
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        if strategy == "greedy" and samples != 1:
+            raise ValueError(f"greedy draws one sample, got samples={samples}")
+        temperature = self.temperature_for(samples)
+        if strategy == "adaptive":
+            drawn = self._adaptive(items, samples, temperature, round_size, confidence)
+        else:
+            drawn = self.draw(items, 0, samples, temperature)
+        if strategy == "meta":
+            drawn = self._meta(items, drawn, k_meta or max(1, samples // 2))
+        return [vote(it.id, len(it.responses), ss, strategy, k=samples) for it, ss in zip(items, drawn)]
 
-    def score_items(self, items: Iterable[Item], samples: int = 1, batch_size: int = 8) -> Iterator[Judgment]:
+    def _adaptive(
+        self, items: Sequence[Item], k: int, temperature: float, round_size: int, confidence: float
+    ) -> list[list[Sample]]:
+        """Rounds of draws for the items still open; an item leaves once its vote is decided."""
+        if round_size < 1:
+            raise ValueError(f"round_size must be >= 1, got {round_size}")
+        drawn: list[list[Sample]] = [[] for _ in items]
+        open_ = list(range(len(items)))
+        start = 0
+        while open_ and start < k:
+            stop = min(start + round_size, k)
+            for i, new in zip(open_, self.draw([items[i] for i in open_], start, stop, temperature)):
+                drawn[i] += new
+            start = stop
+            open_ = [
+                i for i in open_
+                if not decided(drawn[i], k - start, self.template_for(items[i]).score_range, confidence)
+            ]
+        return drawn
+
+    def _meta(self, items: Sequence[Item], drawn: list[list[Sample]], k_meta: int) -> list[list[Sample]]:
+        if self.meta_rm is None:
+            raise ValueError("strategy 'meta' needs a meta RM: GRM(..., meta_rm=checkpoint)")
+        pairs = [(it, s) for it, ss in zip(items, drawn) for s in ss if s.ok]
+        rewards = iter(self.meta_rm.score(pairs))
+        return [keep_top(ss, [next(rewards) if s.ok else None for s in ss], k_meta) for ss in drawn]
+
+    def score_items(self, items: Iterable[Item], samples: int = 1, batch_size: int = 8, **strategy) -> Iterator[Judgment]:
         """Judgments in input order, `batch_size` items per backend call, yielded as each call ends."""
         it = iter(items)
         while batch := list(islice(it, batch_size)):
-            yield from self.score_batch(batch, samples)
+            yield from self.score_batch(batch, samples, **strategy)

@@ -1,7 +1,8 @@
 """In-process backend on a transformers causal LM: the fast path for k-sample voting on one machine.
 
-Each forward pass takes `batch_size` prompts and samples all n completions of each at once
-(`num_return_sequences`), which is several times cheaper than n separate calls.
+Each forward pass takes `batch_size` prompts and samples all n completions of each at once,
+which is several times cheaper than n separate calls; the n completions of a prompt continue
+from one prefill of it (prefix sharing).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import torch
 from tqdm import tqdm
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
 from spct.backends.base import BackendError, Completion, Messages, Sampling
 
@@ -58,18 +59,33 @@ class HFBackend:
                 return_dict=True,
                 return_tensors="pt",
             ).to(self.model.device)
+            ids, mask = inputs["input_ids"], inputs["attention_mask"]
+            cache = self._shared_prefill(ids, mask, per_prompt) if per_prompt > 1 else None
             output = self.model.generate(
-                **inputs,
+                input_ids=ids.repeat_interleave(per_prompt, 0),
+                attention_mask=mask.repeat_interleave(per_prompt, 0),
+                past_key_values=cache,
                 max_new_tokens=sampling.max_new_tokens,
-                num_return_sequences=per_prompt,
                 pad_token_id=self.tokenizer.pad_token_id,
                 **options,
             )
-            completions = [self._completion(row) for row in output[:, inputs["input_ids"].shape[1] :].tolist()]
+            completions = [self._completion(row) for row in output[:, ids.shape[1] :].tolist()]
             for i in range(0, len(completions), per_prompt):
                 group = completions[i : i + per_prompt]
                 results.append(group * sampling.n if greedy else group)
         return results
+
+    def _shared_prefill(self, ids: torch.Tensor, mask: torch.Tensor, n: int) -> DynamicCache:
+        """Run each prompt through the model once and give its n samples copies of that cache:
+        `num_return_sequences` would prefill every copy. The last prompt token is left for
+        `generate`, which continues from the cache (positions from the left-padded mask, as
+        `generate` computes them)."""
+        cache = DynamicCache(config=self.model.config)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
+                   past_key_values=cache, use_cache=True)
+        cache.batch_repeat_interleave(n)
+        return cache
 
     def _completion(self, tokens: list[int]) -> Completion:
         """Cut at the first eos: the rest of the row is padding for the batch's longer completions."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, computed_field, field_validator, model_validator
 
 
 class Message(BaseModel):
@@ -75,7 +75,9 @@ class Sample(BaseModel):
     scores: list[int] | None = None
     failure: str | None = None
     finish_reason: str | None = None
+    n_tokens: int | None = None
     meta_score: float | None = None
+    in_vote: bool = Field(True, description="False when meta-RM-guided voting left this sample out")
 
     @property
     def ok(self) -> bool:
@@ -87,11 +89,13 @@ class Judgment(BaseModel):
 
     `best` is the unique top response or None when the top is tied (`ties` lists the tied
     indices) or no sample parsed; evaluation decides how to break ties, not the judgment.
+    `k` is the sampling budget; adaptive voting may stop before drawing all of it.
     """
 
     id: str
     n_responses: int
     strategy: str = "voting"
+    k: int | None = None
     samples: list[Sample]
     rewards: list[int] | None
     best: int | None
@@ -99,3 +103,8 @@ class Judgment(BaseModel):
     n_valid: int
     n_failed: int
     failures: dict[str, int] = Field(default_factory=dict)
+
+    @computed_field
+    @property
+    def samples_used(self) -> int:
+        return len(self.samples)

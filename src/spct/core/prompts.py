@@ -25,7 +25,10 @@ import jinja2
 
 from spct.core.items import Item
 
-BUILTIN_RANGES = {"pointwise": (1, 10), "binary": (0, 1), "compact": (1, 10), "compact-binary": (0, 1)}
+BUILTIN_RANGES = {
+    "pointwise": (1, 10), "binary": (0, 1), "compact": (1, 10), "compact-binary": (0, 1),
+    "meta": (1, 10),  # the meta RM's user turn (scaling.meta_rm); it asks for no scores, the range is unused
+}
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
 
 

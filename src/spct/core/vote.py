@@ -36,6 +36,7 @@ def make_sample(
     *,
     score_range: tuple[int, int] = (1, 10),
     finish_reason: str | None = None,
+    n_tokens: int | None = None,
     lenient: bool = False,
 ) -> Sample:
     parsed = parse_judgment(
@@ -49,12 +50,14 @@ def make_sample(
         scores=unshuffle(parsed.scores, order) if parsed.scores is not None else None,
         failure=parsed.failure,
         finish_reason=finish_reason,
+        n_tokens=n_tokens,
     )
 
 
-def vote(item_id: str, n: int, samples: list[Sample], strategy: str = "voting") -> Judgment:
-    """Sum the scores of the valid samples (Eq. 14); failed samples are skipped and counted."""
-    valid = [s.scores for s in samples if s.scores is not None]
+def vote(item_id: str, n: int, samples: list[Sample], strategy: str = "voting", k: int | None = None) -> Judgment:
+    """Sum the scores of the valid samples kept for the vote (Eq. 14); failed samples are skipped
+    and counted. `n_valid` counts the samples summed."""
+    valid = [s.scores for s in samples if s.scores is not None and s.in_vote]
     failures = Counter(s.failure.split(":", 1)[0] for s in samples if s.failure)
     rewards = [sum(col) for col in zip(*valid)] if valid else None
     ties: list[int] = []
@@ -68,12 +71,13 @@ def vote(item_id: str, n: int, samples: list[Sample], strategy: str = "voting") 
         id=item_id,
         n_responses=n,
         strategy=strategy,
+        k=k if k is not None else len(samples),
         samples=samples,
         rewards=rewards,
         best=best,
         ties=ties,
         n_valid=len(valid),
-        n_failed=len(samples) - len(valid),
+        n_failed=sum(s.scores is None for s in samples),
         failures=dict(failures),
     )
 

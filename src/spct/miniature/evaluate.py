@@ -16,13 +16,11 @@ from pathlib import Path
 
 from spct.backends.base import Backend, load_backend
 from spct.core.items import Item, Judgment
-from spct.core.vote import judgment_correct, vote
-from spct.grm import DEFAULT_MODEL, GRM, model_templates
+from spct.core.vote import judgment_correct
+from spct.grm import DEFAULT_MODEL, GRM
 from spct.io import JsonlWriter, done_ids
-from spct.miniature.build import template_for
 from spct.miniature.world import generate
-
-SUBSETS = 16  # random subsets averaged per k < k_max, to cut the variance of the curve
+from spct.scaling.curves import SUBSETS, vote_at
 
 
 def _judge(
@@ -32,26 +30,12 @@ def _judge(
     done = done_ids(path)
     todo = [it for it in items if it.id not in done]
     with JsonlWriter(path, append=True) as writer:
-        templates = model_templates(backend.model_id)
-        by_template: dict[str, list[Item]] = defaultdict(list)
-        for it in todo:
-            by_template[template_for(it, templates).name].append(it)
-        for name, group in by_template.items():
-            grm = GRM(backend=backend, template=name, temperature=temperature, max_new_tokens=256)
-            for j in grm.score_items(group, samples=samples, batch_size=batch_size):
-                writer.write(j)
+        grm = GRM(backend=backend, temperature=temperature, max_new_tokens=256)  # the model's own templates
+        for j in grm.score_items(todo, samples=samples, batch_size=batch_size):
+            writer.write(j)
     return {
         j.id: j for j in (Judgment.model_validate_json(line) for line in path.read_text().splitlines())
     }
-
-
-def vote_at(judgment: Judgment, item: Item, k: int, rng: random.Random) -> float:
-    """Accuracy of voting over k of the judgment's samples, averaged over random subsets."""
-    samples = judgment.samples
-    if k >= len(samples):
-        return float(judgment_correct(judgment, item))
-    hits = [judgment_correct(vote(item.id, len(item.responses), rng.sample(samples, k)), item) for _ in range(SUBSETS)]
-    return sum(hits) / SUBSETS
 
 
 def evaluate(

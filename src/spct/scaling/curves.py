@@ -1,0 +1,35 @@
+"""Accuracy against k from ONE sampling pass at the largest k (SPEC.md 7): voting@k over random
+k-subsets of the drawn samples, and adaptive voting replayed on the draws in their order (the
+draws an adaptive run makes are the first ones of the same sequence, see `GRM.draw`)."""
+
+from __future__ import annotations
+
+import random
+
+from spct.core.items import Item, Judgment
+from spct.core.vote import judgment_correct, vote
+from spct.scaling.strategies import decided
+
+SUBSETS = 16  # random subsets averaged per k below the pass's k, to cut the variance of the curve
+
+
+def vote_at(judgment: Judgment, item: Item, k: int, rng: random.Random, subsets: int = SUBSETS) -> float:
+    """Accuracy of voting over k of the judgment's samples, averaged over random subsets."""
+    samples = judgment.samples
+    if k >= len(samples):
+        return float(judgment_correct(judgment, item))
+    n = len(item.responses)
+    return sum(judgment_correct(vote(item.id, n, rng.sample(samples, k)), item) for _ in range(subsets)) / subsets
+
+
+def adaptive_at(
+    judgment: Judgment, item: Item, k: int, score_range: tuple[int, int], round_size: int = 4, confidence: float = 0.95
+) -> tuple[bool, int]:
+    """(correct, samples used) of adaptive voting with budget k, replayed on the first draws."""
+    used = 0
+    while used < k:
+        used = min(used + round_size, k)
+        if decided(judgment.samples[:used], k - used, score_range, confidence):
+            break
+    replay = vote(item.id, len(item.responses), judgment.samples[:used], "adaptive", k=k)
+    return judgment_correct(replay, item), used
