@@ -131,6 +131,47 @@ def score(
         raise typer.Exit(code=2)
 
 
+train = typer.Typer(help="SPCT training: rejective fine-tuning, rule-based GRPO, the meta RM.")
+app.add_typer(train, name="train")
+PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+def _train(ctx: typer.Context, config_class: type, module: str) -> None:
+    """Every field of the stage's config dataclass is a flag (`--help` lists them with their
+    help), and `--config FILE.yaml` sets any of them; flags win over the file."""
+    import importlib
+
+    from trl import TrlParser
+
+    (cfg,) = TrlParser((config_class,), prog=f"spct train {ctx.info_name}").parse_args_and_config(ctx.args)
+    path = importlib.import_module(module).run(cfg)
+    console.print(f"{ctx.info_name}: model written to {path}")
+
+
+@train.command("rft", context_settings=PASS_THROUGH, add_help_option=False)
+def train_rft(ctx: typer.Context) -> None:
+    """Rejective fine-tuning: sample, reject, hint, SFT (flags: spct train rft --help)."""
+    from spct.train.rft_config import RFTConfig
+
+    _train(ctx, RFTConfig, "spct.train.rft")
+
+
+@train.command("grpo", context_settings=PASS_THROUGH, add_help_option=False)
+def train_grpo(ctx: typer.Context) -> None:
+    """Rule-based online RL with TRL's GRPOTrainer (flags: spct train grpo --help)."""
+    from spct.train.grpo_config import GRPOConfig
+
+    _train(ctx, GRPOConfig, "spct.train.grpo")
+
+
+@train.command("meta-rm", context_settings=PASS_THROUGH, add_help_option=False)
+def train_meta_rm(ctx: typer.Context) -> None:
+    """The meta RM for meta-RM-guided voting (flags: spct train meta-rm --help)."""
+    from spct.train.meta_rm_config import MetaRMConfig
+
+    _train(ctx, MetaRMConfig, "spct.train.meta_rm")
+
+
 miniature = typer.Typer(help="The miniature world: verifiable tasks, a teacher, a GRM trained from scratch.")
 app.add_typer(miniature, name="miniature")
 

@@ -21,6 +21,7 @@ import math
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from itertools import islice
 from pathlib import Path
@@ -42,6 +43,26 @@ def model_templates(model: str) -> dict[str, str]:
     paper's for any other model (the released checkpoints included)."""
     card = Path(model) / "spct.json"
     return json.loads(card.read_text())["templates"] if card.is_file() else PAPER_TEMPLATES
+
+
+@dataclass(frozen=True)
+class Templates:
+    """The prompt templates one model judges with: `single`, when set, for items with one response."""
+
+    default: PromptTemplate
+    single: PromptTemplate | None = None
+
+    @classmethod
+    def of(cls, model_id: str, template: str | PromptTemplate | None = None) -> Templates:
+        """The model's own (see `model_templates`) unless the user names one for every item."""
+        if template is not None:
+            return cls(template if isinstance(template, PromptTemplate) else PromptTemplate.load(template))
+        names = model_templates(model_id)
+        single = names.get("binary_template")
+        return cls(PromptTemplate.load(names["template"]), PromptTemplate.load(single) if single else None)
+
+    def __call__(self, item: Item) -> PromptTemplate:
+        return self.single if self.single and len(item.responses) == 1 else self.default
 
 
 class GRM:
@@ -70,13 +91,8 @@ class GRM:
         paper's k distinct orders is `per_order=1`). `cache`: a SQLite file of completions.
         `meta_rm`: a sequence-classification checkpoint (or a `MetaRM`) for strategy "meta"."""
         self.backend = load_backend(backend, model, **backend_kwargs) if isinstance(backend, str) else backend
-        if template is None:
-            names = model_templates(self.backend.model_id)
-            self.template = PromptTemplate.load(names["template"])
-            self.binary_template = PromptTemplate.load(names["binary_template"]) if "binary_template" in names else None
-        else:
-            self.template = template if isinstance(template, PromptTemplate) else PromptTemplate.load(template)
-            self.binary_template = None
+        self.templates = Templates.of(self.backend.model_id, template)
+        self.template = self.templates.default
         if per_order < 1:
             raise ValueError(f"per_order must be >= 1, got {per_order}")
         self.principles = tuple(principles)
@@ -98,15 +114,18 @@ class GRM:
         self._fingerprint = model_fingerprint(self.backend.model_id)
 
     def template_for(self, item: Item) -> PromptTemplate:
-        return self.binary_template if self.binary_template and len(item.responses) == 1 else self.template
+        return self.templates(item)
 
     def temperature_for(self, samples: int) -> float:
         return self.temperature if self.temperature is not None else (0.0 if samples == 1 else 0.5)
 
     # -- drawing samples -------------------------------------------------------------------------
 
-    def draw(self, items: Sequence[Item], start: int, stop: int, temperature: float) -> list[list[Sample]]:
+    def draw(
+        self, items: Sequence[Item], start: int, stop: int, temperature: float, hint: bool = False
+    ) -> list[list[Sample]]:
         """Draws start..stop-1 of every item, in one backend call per distinct prompt group size.
+        `hint` tells the model the ground truth (hinted sampling, SPEC.md 4).
 
         Draw j shows order j // per_order of the item's seeded orders (`sample_orders`), so the
         draws of one order share one prompt, sampled n at a time from a single prefill; the
@@ -118,7 +137,7 @@ class GRM:
             orders = sample_orders(len(it.responses), math.ceil(stop / p), self.seed, it.id, self.shuffle)
             for b in range(start // p, math.ceil(stop / p)):
                 blocks.append((i, orders[b], list(range(max(b * p, start), min((b + 1) * p, stop)))))
-        keys = {(i, j): self._key(items[i], j, temperature) for i, _, js in blocks for j in js}
+        keys = {(i, j): self._key(items[i], j, temperature, hint) for i, _, js in blocks for j in js}
         found = self.cache.get_many(list(keys.values())) if self.cache else {}
         got: dict[tuple[int, int], Completion] = {ij: found[k] for ij, k in keys.items() if k in found}
         todo = defaultdict(list)  # count -> blocks of that many missing draws
@@ -131,7 +150,9 @@ class GRM:
                 n=count, temperature=temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens,
                 seed=random.Random(f"{self.seed}:{start}:{count}").getrandbits(31),  # rounds must differ
             )
-            prompts = [self.template_for(items[i]).render(items[i], order, self.principles) for i, order, _ in group]
+            prompts = [
+                self.template_for(items[i]).render(items[i], order, self.principles, hint=hint) for i, order, _ in group
+            ]
             for (i, _, missing), completions in zip(group, self.backend.generate(prompts, sampling), strict=True):
                 got.update(((i, j), c) for j, c in zip(missing, completions, strict=True))
             if self.cache:
@@ -141,12 +162,13 @@ class GRM:
             drawn[i] += [self._sample(items[i], order, got[i, j]) for j in js]
         return drawn
 
-    def _key(self, item: Item, j: int, temperature: float) -> str:
+    def _key(self, item: Item, j: int, temperature: float, hint: bool) -> str:
         return draw_key(
             model=self._fingerprint, template=self.template_for(item).digest, principles=self.principles,
             temperature=temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens, seed=self.seed,
             shuffle=self.shuffle, per_order=self.per_order,
             item=[item.id, item.model_dump(mode="json", include={"query", "responses"})], draw=j,
+            **({"hint": [item.best, item.rating]} if hint else {}),
         )
 
     def _sample(self, item: Item, order: list[int], c: Completion) -> Sample:

@@ -1,0 +1,25 @@
+"""Labelled items for training: the miniature world's train split, or a JSONL file of items
+with `best` (n >= 2) or `rating` (n = 1). Training needs every label, so a bad record stops the
+job before any compute, naming the line and the field."""
+
+from __future__ import annotations
+
+from spct.core.items import Item
+from spct.io import InputError, read_items
+from spct.miniature.world import generate
+
+
+def training_items(data: str, limit: int, seed: int) -> list[Item]:
+    """`data` is "miniature" (fresh train-split items for `seed`) or the path of a JSONL file."""
+    if data == "miniature":
+        return generate(limit, "train", seed)
+    items = []
+    for record in read_items(data):
+        if isinstance(record, InputError):
+            raise record
+        if record.best is None and record.rating is None:
+            raise InputError(f"{data}: item {record.id!r}: field 'best' or 'rating' is required for training")
+        items.append(record)
+        if len(items) == limit:
+            break
+    return items

@@ -1,0 +1,123 @@
+"""Rule-based online RL (SPCT stage 2, SPEC.md 4) on TRL's GRPOTrainer.
+
+    spct train grpo --model runs/rft/model --out runs/grpo --easy-from runs/rft/trajectories.jsonl
+
+Each training prompt is an item rendered with one seeded response order; the trainer samples a
+group of `num_generations` judgments per prompt, and `JudgmentReward` gives each +1 when its
+scores, mapped back to the original order, single out the labelled best response (or equal the
+rating for n = 1) and -1 otherwise, parse failures included. There is no format reward: the KL
+term (beta) keeps the format, as in the paper. TRL does the rest (advantages normalised per
+group, clipping, KL to the reference model); `use_vllm` switches rollouts to TRL's vLLM mode.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from spct.core.items import Item
+from spct.core.vote import is_correct, make_sample, sample_orders
+from spct.grm import Templates
+from spct.train.data import training_items
+from spct.train.grpo_config import GRPOConfig
+
+
+class JudgmentReward:
+    """The reward of SPEC.md 4: +1 correct, -1 otherwise (failed parses too). TRL passes the
+    dataset's `id` and `order` columns, by which each completion is read back to its item."""
+
+    __name__ = "judgment_accuracy"  # TRL logs rewards under the function's name
+
+    def __init__(self, items: Sequence[Item], templates: Templates):
+        self.items = {it.id: it for it in items}
+        self.templates = templates
+        self.failures = 0  # completions whose score block did not parse, over the run
+
+    def __call__(self, prompts: list, completions: list, id: list[str], order: list[list[int]], **_) -> list[float]:
+        rewards = []
+        for completion, item_id, shown in zip(completions, id, order, strict=True):
+            text = completion[-1]["content"] if isinstance(completion, list) else completion
+            item = self.items[item_id]
+            sample = make_sample(text, list(shown), score_range=self.templates(item).score_range)
+            self.failures += sample.failure is not None
+            rewards.append(1.0 if is_correct(sample.scores, item) else -1.0)
+        return rewards
+
+
+def too_easy(trajectories: Path) -> set[str]:
+    """Ids of items all of whose unhinted RFT trajectories were correct."""
+    easy = set()
+    for line in trajectories.read_text().splitlines():
+        record = json.loads(line)
+        unhinted = [t for t in record["trajectories"] if not t["hinted"]]
+        if unhinted and all(t["correct"] for t in unhinted):
+            easy.add(record["id"])
+    return easy
+
+
+def prompts(items: Sequence[Item], templates: Templates, seed: int) -> list[dict]:
+    rows = []
+    for item in items:
+        order = sample_orders(len(item.responses), 1, seed, item.id)[0]
+        rows.append({"prompt": templates(item).render(item, order), "id": item.id, "order": order})
+    return rows
+
+
+def run(cfg: GRPOConfig) -> Path:
+    """Train, save the model with its templates card and a grpo.json (config, reward log)."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig as TRLGRPOConfig
+    from trl import GRPOTrainer
+
+    out = Path(cfg.out)
+    items = training_items(cfg.data, cfg.items, cfg.seed)
+    if cfg.easy_from:
+        easy = too_easy(Path(cfg.easy_from))
+        items = [it for it in items if it.id not in easy]
+    templates = Templates.of(cfg.model)
+    reward = JudgmentReward(items, templates)
+    cuda = torch.cuda.is_available()
+    args = TRLGRPOConfig(
+        output_dir=str(out / "checkpoints"),
+        num_generations=cfg.num_generations,
+        per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations,
+        beta=cfg.beta,
+        epsilon=cfg.epsilon,
+        loss_type="grpo",  # the original GRPO objective, as the paper used
+        scale_rewards="group",
+        temperature=cfg.temperature,
+        max_completion_length=cfg.max_completion_length,
+        learning_rate=cfg.learning_rate,
+        max_steps=cfg.max_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=1,
+        logging_steps=5,
+        seed=cfg.seed,
+        use_cpu=not cuda,
+        bf16=cuda,
+        report_to="none",
+        use_vllm=cfg.use_vllm,
+        activation_checkpointing=False,  # TRL turns it on; it only costs time at these sizes
+    )
+    tokenizer = AutoTokenizer.from_pretrained(cfg.model, padding_side="left")
+    model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype="auto" if cuda else torch.float32)
+    trainer = GRPOTrainer(
+        model=model, reward_funcs=[reward], args=args, processing_class=tokenizer,
+        train_dataset=Dataset.from_list(prompts(items, templates, cfg.seed)),
+    )
+    trainer.train(resume_from_checkpoint=any((out / "checkpoints").glob("checkpoint-*")) or None)
+    final = out / "model"
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(final)
+    if (Path(cfg.model) / "spct.json").is_file():
+        shutil.copy(Path(cfg.model) / "spct.json", final / "spct.json")
+    card = {"config": asdict(cfg), "items": len(items), "parse failures": reward.failures,
+            "log": trainer.state.log_history}
+    (final / "grpo.json").write_text(json.dumps(card, indent=1))
+    return final

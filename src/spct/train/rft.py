@@ -1,0 +1,159 @@
+"""Rejective fine-tuning (SPCT stage 1, SPEC.md 4): sample, reject, hint, then SFT.
+
+    spct train rft --model src/spct/models/miniature-grm --out runs/rft --items 2000
+    spct train rft --config configs/rft.yaml          # any field from YAML, CLI flags override
+
+For every training item the current GRM samples `n_samples` judgments through the scoring core
+(same templates, shuffled orders, parser). A trajectory is kept when its scores single out the
+labelled best response (or equal the rating for n = 1); an item whose trajectories are all
+correct is too easy and dropped; an item with none correct gets hinted sampling (the best
+response named in the prompt) and keeps a hinted trajectory that is correct. The kept
+trajectories, with the UNhinted prompt, are the SFT data (loss on the judgment only).
+
+Run directory:
+    trajectories.jsonl   one line per item, every trajectory with its verdict (appended; resumes)
+    stats.json           acceptance per family, hinted share, too-easy share
+    checkpoints/         SFT checkpoints (a rerun resumes from the last)
+    model/               the fine-tuned GRM, its spct.json and rft.json (config, stats, loss log)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import defaultdict
+from dataclasses import asdict
+from pathlib import Path
+
+from rich.progress import Progress
+
+from spct.core.items import Item, Sample
+from spct.core.vote import is_correct
+from spct.grm import GRM
+from spct.io import JsonlWriter, done_ids
+from spct.train.data import training_items
+from spct.train.rft_config import RFTConfig
+
+
+def verdicts(item: Item, unhinted: list[Sample], hinted: list[Sample]) -> list[dict]:
+    """Every trajectory of one item with `accepted` and the reason, by the rules of SPEC.md 4."""
+    correct = [is_correct(s.scores, item) for s in unhinted]
+    too_easy = all(correct)
+    out = []
+    for s, ok, hint in [(s, c, False) for s, c in zip(unhinted, correct)] + [
+        (s, is_correct(s.scores, item), True) for s in hinted
+    ]:
+        if s.failure:
+            reason = f"parse failure ({s.failure.split(':', 1)[0]})"
+        elif not ok:
+            reason = "incorrect"
+        elif too_easy and not hint:
+            reason = "too easy: every unhinted trajectory correct"
+        else:
+            reason = "correct"
+        out.append({
+            "hinted": hint, "order": s.order, "text": s.text, "scores": s.scores, "correct": ok,
+            "accepted": reason == "correct", "reason": reason,
+        })
+    return out
+
+
+def sample_trajectories(cfg: RFTConfig, grm: GRM, items: list[Item], path: Path) -> None:
+    """Append one record per item to `path`; items already there are skipped (resume)."""
+    done = done_ids(path)
+    todo = [it for it in items if it.id not in done]
+    with JsonlWriter(path, append=True) as writer, Progress() as bar:
+        task = bar.add_task("sampling trajectories", total=len(items), completed=len(items) - len(todo))
+        for start in range(0, len(todo), cfg.sample_batch):
+            batch = todo[start : start + cfg.sample_batch]
+            drawn = grm.draw(batch, 0, cfg.n_samples, cfg.temperature)
+            need = [i for i, ss in enumerate(drawn) if not any(is_correct(s.scores, batch[i]) for s in ss)]
+            hints: dict[int, list[Sample]] = {}
+            if cfg.hinted and need:
+                stop = cfg.n_samples + cfg.hint_samples
+                hinted = grm.draw([batch[i] for i in need], cfg.n_samples, stop, cfg.temperature, hint=True)
+                hints = dict(zip(need, hinted))
+            for i, item in enumerate(batch):
+                writer.write({
+                    "id": item.id, "family": item.meta.get("family", "all"), "n": len(item.responses),
+                    "trajectories": verdicts(item, drawn[i], hints.get(i, [])),
+                })
+                bar.advance(task)
+
+
+def statistics(records: list[dict]) -> dict:
+    """Per family and overall: how many trajectories were kept, and why the others were not."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in records:
+        groups[r["family"]].append(r)
+        groups["all"].append(r)
+    stats = {}
+    for family, group in sorted(groups.items()):
+        ts = [t for r in group for t in r["trajectories"]]
+        kept = [t for t in ts if t["accepted"]]
+        reasons: dict[str, int] = defaultdict(int)
+        for t in ts:
+            reasons[t["reason"]] += 1
+        stats[family] = {
+            "items": len(group),
+            "trajectories": len(ts),
+            "accepted": len(kept),
+            "acceptance rate": len(kept) / len(ts) if ts else 0.0,
+            "items kept": sum(any(t["accepted"] for t in r["trajectories"]) for r in group),
+            "items too easy": sum(any(t["reason"].startswith("too easy") for t in r["trajectories"]) for r in group),
+            "items hinted": sum(any(t["hinted"] for t in r["trajectories"]) for r in group),
+            "hinted share of accepted": sum(t["hinted"] for t in kept) / len(kept) if kept else 0.0,
+            "reasons": dict(reasons),
+        }
+    return stats
+
+
+def sft_data(grm: GRM, items: dict[str, Item], records: list[dict]) -> list[dict]:
+    """Kept trajectories as chat examples with the unhinted prompt: the model must learn to
+    judge without being told the answer."""
+    examples = []
+    for r in records:
+        item = items[r["id"]]
+        for t in r["trajectories"]:
+            if t["accepted"]:
+                prompt = grm.template_for(item).render(item, t["order"], grm.principles)
+                examples.append({"messages": prompt + [{"role": "assistant", "content": t["text"]}]})
+    return examples
+
+
+def run(cfg: RFTConfig) -> Path:
+    """Sample (resumable), write statistics, fine-tune, save; returns the model directory."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from spct.train.sft import sft
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    items = training_items(cfg.data, cfg.items, cfg.seed)
+    grm = GRM(cfg.model, seed=cfg.seed, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.sample_batch * cfg.n_samples)
+    sample_trajectories(cfg, grm, items, out / "trajectories.jsonl")
+    records = [json.loads(line) for line in (out / "trajectories.jsonl").read_text().splitlines()]
+    stats = statistics(records)
+    (out / "stats.json").write_text(json.dumps(stats, indent=1))
+    examples = sft_data(grm, {it.id: it for it in items}, records)
+    if not examples:
+        raise ValueError(f"no trajectory was accepted out of {stats['all']['trajectories']}: nothing to fine-tune on")
+    del grm  # the sampler's copy of the model
+
+    cuda = torch.cuda.is_available()
+    tokenizer = AutoTokenizer.from_pretrained(cfg.model)
+    model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype="auto" if cuda else torch.float32)
+    trainer = sft(
+        model, tokenizer, examples, workdir=out / "checkpoints", epochs=cfg.epochs, batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate, seed=cfg.seed, save_steps=cfg.save_steps,
+    )
+    final = out / "model"
+    model.save_pretrained(final)
+    tokenizer.save_pretrained(final)
+    if (Path(cfg.model) / "spct.json").is_file():  # the templates it was trained with stay its own
+        shutil.copy(Path(cfg.model) / "spct.json", final / "spct.json")
+    card = {"config": asdict(cfg), "examples": len(examples), "stats": stats,
+            "log": [r for r in trainer.state.log_history if "loss" in r]}
+    (final / "rft.json").write_text(json.dumps(card, indent=1))
+    return final

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spct.grm import DEFAULT_MODEL
+
+
+@dataclass
+class RFTConfig:
+    """Rejective fine-tuning (SPEC.md 4). Defaults fit the miniature GRM on 2 CPU cores; the
+    paper's values for a 27B model are in the help texts."""
+
+    model: str = field(default=DEFAULT_MODEL, metadata={"help": "the GRM that samples and is fine-tuned (path or hub name)"})
+    out: str = field(default="runs/rft", metadata={"help": "run directory: trajectories, statistics, checkpoints, model"})
+    data: str = field(default="miniature", metadata={"help": "'miniature' (world train split) or a labelled JSONL"})
+    items: int = field(default=2000, metadata={"help": "training items to sample on"})
+    seed: int = field(default=2, metadata={"help": "item draw, response orders, sampling and training"})
+    n_samples: int = field(default=3, metadata={"help": "unhinted trajectories per item (paper: N_RFT = 3)"})
+    temperature: float = field(default=0.5, metadata={"help": "sampling temperature of the trajectories"})
+    hinted: bool = field(
+        default=True,
+        metadata={"help": "hinted sampling for items with no correct unhinted trajectory (off: the paper's ablation)"},
+    )
+    hint_samples: int = field(default=1, metadata={"help": "hinted trajectories per such item (paper: 1)"})
+    max_new_tokens: int = field(default=256, metadata={"help": "longest trajectory"})
+    sample_batch: int = field(default=16, metadata={"help": "items per backend call while sampling"})
+    epochs: float = field(default=1.0, metadata={"help": "passes over the kept trajectories"})
+    batch_size: int = field(default=8, metadata={"help": "sequences per optimiser step (paper: 1024)"})
+    learning_rate: float = field(default=2e-4, metadata={"help": "peak learning rate (paper, 27B: 5e-6)"})
+    save_steps: int = field(default=200, metadata={"help": "checkpoint interval; a rerun resumes from the last"})

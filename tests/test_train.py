@@ -1,0 +1,168 @@
+"""SPCT training: the rejection and reward rules on hand-made cases, then each stage for a few
+steps on the embedded miniature GRM (weights must change, runs must resume)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from spct.core import Item, Principle, Sample, format_judgment
+from spct.grm import DEFAULT_MODEL, GRM, Templates
+from spct.scaling.meta_rm import MetaRM
+from spct.train.grpo import JudgmentReward, too_easy
+from spct.train.rft import statistics, verdicts
+
+PAIR = Item(id="pair", query="q", responses=["a", "b", "c"], best=1, meta={"family": "arithmetic"})
+SINGLE = Item(id="single", query="q", responses=["a"], rating=0, meta={"family": "safety"})
+
+
+def judged(scores: list[int] | None, order: list[int] | None = None) -> Sample:
+    order = order or list(range(len(scores or [0, 0, 0])))
+    return Sample(order=order, text="t", scores=scores, failure=None if scores else "no_box: none")
+
+
+def completion(scores: list[int]) -> list[dict]:
+    return [{"role": "assistant", "content": format_judgment([Principle(text="p", weight=100)], "c", scores)}]
+
+
+def test_reward_is_plus_one_only_for_a_strict_correct_judgment_in_the_original_order():
+    reward = JudgmentReward([PAIR, SINGLE], Templates.of(DEFAULT_MODEL))  # compact 1..10, compact-binary 0/1
+    cases = [
+        (completion([2, 9, 3]), "pair", [0, 1, 2], 1.0),
+        (completion([9, 2, 3]), "pair", [1, 0, 2], 1.0),  # shown order: the best was shown first
+        (completion([2, 9, 9]), "pair", [0, 1, 2], -1.0),  # a tie at the top
+        (completion([9, 2, 3]), "pair", [0, 1, 2], -1.0),
+        ([{"role": "assistant", "content": "Scores: \\boxed{2, 9}"}], "pair", [0, 1, 2], -1.0),  # wrong count
+        ([{"role": "assistant", "content": "no scores at all"}], "pair", [0, 1, 2], -1.0),
+        (completion([0]), "single", [0], 1.0),
+        (completion([1]), "single", [0], -1.0),
+        (completion([7]), "single", [0], -1.0),  # out of the binary range: a parse failure
+    ]
+    got = reward(
+        prompts=[None] * len(cases), completions=[c for c, *_ in cases], id=[i for _, i, *_ in cases],
+        order=[o for *_, o, _ in cases],
+    )
+    assert got == [r for *_, r in cases] and reward.failures == 3
+
+
+def test_rejection_rules_too_easy_incorrect_hinted_and_parse_failures():
+    easy = verdicts(PAIR, [judged([1, 9, 2]), judged([3, 8, 1])], [])
+    assert [v["accepted"] for v in easy] == [False, False] and easy[0]["reason"].startswith("too easy")
+    mixed = verdicts(PAIR, [judged([1, 9, 2]), judged([9, 9, 2]), judged(None)], [])
+    assert [v["reason"] for v in mixed] == ["correct", "incorrect", "parse failure (no_box)"]
+    assert [v["accepted"] for v in mixed] == [True, False, False]
+    # no correct unhinted trajectory: a correct hinted one is kept (the too-easy rule does not apply)
+    hinted = verdicts(SINGLE, [judged([1], [0]), judged(None, [0])], [judged([0], [0])])
+    assert [(v["hinted"], v["accepted"]) for v in hinted] == [(False, False), (False, False), (True, True)]
+    stats = statistics([
+        {"id": "pair", "family": "arithmetic", "trajectories": mixed},
+        {"id": "easy", "family": "arithmetic", "trajectories": easy},
+        {"id": "single", "family": "safety", "trajectories": hinted},
+    ])
+    assert stats["all"]["accepted"] == 2 and stats["all"]["trajectories"] == 8
+    assert stats["arithmetic"]["items too easy"] == 1 and stats["safety"]["items hinted"] == 1
+    assert stats["all"]["hinted share of accepted"] == 0.5 and stats["all"]["items kept"] == 2
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_file(path / "model.safetensors")
+
+
+def changed(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> bool:
+    return any(not torch.equal(before[k], after[k]) for k in before if k in after)
+
+
+@pytest.fixture(scope="module")
+def rft_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from spct.train.rft import run
+    from spct.train.rft_config import RFTConfig
+
+    out = tmp_path_factory.mktemp("rft")
+    cfg = RFTConfig(out=str(out), items=8, n_samples=2, max_new_tokens=160, batch_size=1, save_steps=1000)
+    run(cfg)
+    return out
+
+
+@pytest.mark.slow
+def test_rft_samples_rejects_fine_tunes_and_resumes(rft_run: Path):
+    records = [json.loads(line) for line in (rft_run / "trajectories.jsonl").read_text().splitlines()]
+    assert len(records) == 8 and all(len([t for t in r["trajectories"] if not t["hinted"]]) == 2 for r in records)
+    for r in records:  # hints only where no unhinted trajectory was right
+        unhinted_right = any(t["correct"] for t in r["trajectories"] if not t["hinted"])
+        assert any(t["hinted"] for t in r["trajectories"]) == (not unhinted_right)
+    stats = json.loads((rft_run / "stats.json").read_text())
+    assert stats["all"]["accepted"] == sum(t["accepted"] for r in records for t in r["trajectories"]) > 0
+    model = rft_run / "model"
+    assert changed(weights(Path(DEFAULT_MODEL)), weights(model))
+    assert json.loads((model / "spct.json").read_text()) == json.loads((Path(DEFAULT_MODEL) / "spct.json").read_text())
+    assert GRM(str(model), max_new_tokens=160).score("What is 2 + 2?", ["4", "5"]).n_valid in (0, 1)
+
+    from spct.train.rft import sample_trajectories
+    from spct.train.rft_config import RFTConfig
+
+    class NoSampling(GRM):
+        def draw(self, *a, **k):
+            raise AssertionError("resumed run sampled again")
+
+    before = (rft_run / "trajectories.jsonl").read_text()
+    items = [Item.model_validate({"id": r["id"], "query": "q", "responses": ["x"] * r["n"]}) for r in records]
+    sample_trajectories(RFTConfig(), NoSampling.__new__(NoSampling), items, rft_run / "trajectories.jsonl")
+    assert (rft_run / "trajectories.jsonl").read_text() == before
+
+
+@pytest.mark.slow
+def test_grpo_steps_change_the_weights_with_the_accuracy_reward(rft_run: Path, tmp_path: Path):
+    from spct.train.grpo import run
+    from spct.train.grpo_config import GRPOConfig
+
+    cfg = GRPOConfig(
+        model=str(rft_run / "model"), out=str(tmp_path), items=6, max_steps=3, prompts_per_step=1,
+        max_completion_length=128, temperature=1.0, easy_from=str(rft_run / "trajectories.jsonl"),
+    )
+    model = run(cfg)
+    assert changed(weights(rft_run / "model"), weights(model))
+    card = json.loads((model / "grpo.json").read_text())
+    rewards = [r["rewards/judgment_accuracy/mean"] for r in card["log"] if "rewards/judgment_accuracy/mean" in r]
+    assert rewards and all(-1.0 <= r <= 1.0 for r in rewards)
+    assert (model / "spct.json").is_file()
+
+
+def test_too_easy_reads_only_unhinted_trajectories(tmp_path: Path):
+    path = tmp_path / "t.jsonl"
+    rows = [
+        {"id": "easy", "trajectories": [{"hinted": False, "correct": True}, {"hinted": False, "correct": True}]},
+        {"id": "hard", "trajectories": [{"hinted": False, "correct": False}, {"hinted": True, "correct": True}]},
+        {"id": "mixed", "trajectories": [{"hinted": False, "correct": True}, {"hinted": False, "correct": False}]},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    assert too_easy(path) == {"easy"}
+
+
+@pytest.mark.slow
+def test_meta_rm_trains_on_rft_trajectories_and_scores_judgments(rft_run: Path, tmp_path: Path):
+    from spct.train.meta_rm import run
+    from spct.train.meta_rm_config import MetaRMConfig
+
+    records = [json.loads(line) for line in (rft_run / "trajectories.jsonl").read_text().splitlines()]
+    labels = {t["correct"] for r in records for t in r["trajectories"] if not t["hinted"]}
+    if labels != {True, False}:
+        pytest.fail(f"the RFT fixture gave only {labels} judgments; pick another seed for it")
+    cfg = MetaRMConfig(
+        trajectories=str(rft_run / "trajectories.jsonl"), items=8, out=str(tmp_path), batch_size=4, epochs=2,
+        learning_rate=1e-3,
+    )
+    model = run(cfg)
+    trained = weights(model)
+    assert "score.weight" in trained
+    meta = MetaRM(str(model))
+    grm = GRM(max_new_tokens=160, meta_rm=meta)
+    item = Item(id="m", query="What is 47 + 38?", responses=["85", "75", "84"], best=0)
+    j = grm.score_batch([item], 4, "meta", k_meta=2)[0]
+    assert j.strategy == "meta" and all(s.meta_score is not None for s in j.samples if s.ok)
+    assert sum(s.in_vote for s in j.samples) == min(2, sum(s.ok for s in j.samples))
+    card = json.loads((model / "meta_rm.json").read_text())
+    assert 0 < card["correct"] < card["judgments"]
