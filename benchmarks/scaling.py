@@ -10,7 +10,7 @@ Two parts, on the miniature world's test split:
    voting at k = 32: samples drawn, generated tokens, wall time, judgments/s, speed-up.
 2. Accuracy against k on `--items` items from ONE sampling pass at `--k-max` (SPEC.md 7):
    greedy, voting@k (random subsets), adaptive voting replayed on the same draws (accuracy and
-   samples used). Meta-RM voting needs a trained meta RM (`spct train meta-rm`, not built yet).
+   samples used); with `--meta-rm`, meta-RM voting@k (top k/2 of each subset by the meta RM).
 3. The openai backend against a local OpenAI-compatible server (`transformers serve` on the same
    checkpoint) on `--openai-items` items at k = 8: spct's samples/s against raw concurrent
    chat-completion requests for the same prompts at the same concurrency.
@@ -38,9 +38,15 @@ from spct.core.items import Item, Judgment
 from spct.core.vote import judgment_correct, sample_orders
 from spct.grm import DEFAULT_MODEL, GRM
 from spct.miniature.world import generate
-from spct.scaling.curves import adaptive_at, vote_at
+from spct.scaling.curves import adaptive_at, meta_at, vote_at
+from spct.scaling.meta_rm import MetaRM
 
 SEQUENCES_PER_FORWARD = 32  # the batched configurations all decode this many sequences at once
+MAX_NEW_TOKENS = 256  # miniature judgments take about 100 tokens; a runaway sample holds its whole batch
+
+
+def judge(**kwargs) -> GRM:
+    return GRM(max_new_tokens=MAX_NEW_TOKENS, **kwargs)
 
 
 def run(grm: GRM, items: list[Item], k: int, item_batch: int, **strategy) -> dict:
@@ -62,19 +68,17 @@ def speed(model: str, items: list[Item], cache_dir: Path) -> list[dict]:
     naive = HFBackend(model, batch_size=1)
     batched = HFBackend(model, batch_size=SEQUENCES_PER_FORWARD)
     shared = {p: HFBackend(model, batch_size=SEQUENCES_PER_FORWARD // p) for p in (2, 4)}
+    two, four = judge(backend=shared[2], per_order=2), judge(backend=shared[4], per_order=4)
+    cached = judge(backend=shared[2], per_order=2, cache=cache_dir / "cache.sqlite")
     rows = [
-        ("naive: one item, k generate calls", dict(grm=GRM(backend=naive), k=8, item_batch=1)),
-        ("batched across items", dict(grm=GRM(backend=batched), k=8, item_batch=8)),
-        ("batched + prefix sharing (2 per order)", dict(grm=GRM(backend=shared[2], per_order=2), k=8, item_batch=8)),
-        ("batched + prefix sharing (4 per order)", dict(grm=GRM(backend=shared[4], per_order=4), k=8, item_batch=8)),
-    ]
-    cached = GRM(backend=shared[2], per_order=2, cache=cache_dir / "cache.sqlite")
-    rows += [
+        ("naive: one item, k generate calls", dict(grm=judge(backend=naive), k=8, item_batch=1)),
+        ("batched across items", dict(grm=judge(backend=batched), k=8, item_batch=8)),
+        ("batched + prefix sharing (2 per order)", dict(grm=two, k=8, item_batch=8)),
+        ("batched + prefix sharing (4 per order)", dict(grm=four, k=8, item_batch=8)),
         ("cache, first run (2 per order)", dict(grm=cached, k=8, item_batch=8)),
         ("cache, rerun", dict(grm=cached, k=8, item_batch=8)),
-        ("voting@32 (2 per order)", dict(grm=GRM(backend=shared[2], per_order=2), k=32, item_batch=8)),
-        ("adaptive@32 (2 per order, rounds of 4)",
-         dict(grm=GRM(backend=shared[2], per_order=2), k=32, item_batch=8, strategy="adaptive")),
+        ("voting@32 (2 per order)", dict(grm=two, k=32, item_batch=16)),
+        ("adaptive@32 (2 per order, rounds of 4)", dict(grm=two, k=32, item_batch=16, strategy="adaptive")),
     ]
     results = []
     for name, kwargs in rows:
@@ -88,13 +92,18 @@ def speed(model: str, items: list[Item], cache_dir: Path) -> list[dict]:
     return results
 
 
-def accuracy(model: str, items: list[Item], k_max: int, seed: int) -> tuple[list[dict], dict]:
-    """Greedy, then one pass at k_max read as voting@k and replayed as adaptive@k."""
+def accuracy(model: str, items: list[Item], k_max: int, seed: int, meta_rm: str | None) -> tuple[list[dict], dict]:
+    """Greedy, then one pass at k_max read as voting@k (and meta@k) and replayed as adaptive@k."""
     backend = HFBackend(model, batch_size=SEQUENCES_PER_FORWARD)
-    greedy = run(GRM(backend=backend), items, 1, 16)
-    grm = GRM(backend=backend, per_order=2)
+    greedy = run(judge(backend=backend), items, 1, 16)
+    grm = judge(backend=backend, per_order=2)
     one_pass = run(grm, items, k_max, 8)
     judgments: list[Judgment] = one_pass["_judgments"]
+    if meta_rm:
+        meta = MetaRM(meta_rm)
+        for j, it in zip(judgments, items):
+            rewards = iter(meta.score([(it, s) for s in j.samples if s.ok]))
+            j.samples = [s.model_copy(update={"meta_score": next(rewards)}) if s.ok else s for s in j.samples]
     rng = random.Random(seed)
     rows = []
     for k in [2**i for i in range(k_max.bit_length()) if 2**i <= k_max]:
@@ -106,6 +115,7 @@ def accuracy(model: str, items: list[Item], k_max: int, seed: int) -> tuple[list
             "voting": sum(vote_at(j, it, k, rng) for j, it in zip(judgments, items)) / len(items),
             "adaptive": sum(ok for ok, _ in replays) / len(items),
             "adaptive samples": sum(used for _, used in replays) / len(items),
+            **({"meta": sum(meta_at(j, it, k, rng) for j, it in zip(judgments, items)) / len(items)} if meta_rm else {}),
         })
     summary = {
         "items": len(items), "greedy": greedy["accuracy"], "k_max": k_max,
@@ -118,7 +128,7 @@ def accuracy(model: str, items: list[Item], k_max: int, seed: int) -> tuple[list
 def served(model: str, items: list[Item], k: int = 8, concurrency: int = 16) -> list[dict]:
     """spct's openai backend against the same requests sent raw, at the same concurrency."""
     with transformers_serve(model) as base_url:
-        grm = GRM(model, backend="openai", base_url=base_url, max_concurrency=concurrency)
+        grm = judge(model=model, backend="openai", base_url=base_url, max_concurrency=concurrency)
         prompts = [
             grm.template_for(it).render(it, order)
             for it in items for order in sample_orders(len(it.responses), k, grm.seed, it.id)
@@ -180,6 +190,8 @@ def plot(rows: list[dict], summary: dict, path: Path) -> None:
     fig, (acc, cost) = plt.subplots(1, 2, figsize=(10, 4))
     acc.plot(ks, [100 * r["voting"] for r in rows], marker="o", label="voting@k")
     acc.plot(ks, [100 * r["adaptive"] for r in rows], marker="s", label="adaptive, budget k")
+    if "meta" in rows[0]:
+        acc.plot(ks, [100 * r["meta"] for r in rows], marker="^", label="meta RM voting@k (k/2 kept)")
     acc.axhline(100 * summary["greedy"], linestyle="--", color="grey", label="greedy")
     acc.set(xscale="log", xlabel="k", ylabel="strict accuracy (%)", title="Accuracy (one pass at k_max)")
     acc.set_xscale("log", base=2)
@@ -200,6 +212,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=96, help="test items for the accuracy curves")
     parser.add_argument("--speed-items", type=int, default=16, help="test items for the speed table")
     parser.add_argument("--k-max", type=int, default=32)
+    parser.add_argument("--meta-rm", help="a trained meta RM: adds meta-RM voting@k to the accuracy table")
     parser.add_argument("--openai-items", type=int, default=4, help="items for the served comparison (0: skip)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("docs/scaling"), help="writes OUT.md, OUT.png, OUT.json")
@@ -211,14 +224,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         speed_rows = speed(args.model, test[: args.speed_items], Path(tmp))
     console.print(f"accuracy: {args.items} items, one pass at k = {args.k_max}")
-    acc_rows, summary = accuracy(args.model, test, args.k_max, args.seed)
+    acc_rows, summary = accuracy(args.model, test, args.k_max, args.seed, args.meta_rm)
     served_rows = []
     if args.openai_items:
         console.print(f"openai backend: {args.openai_items} items against transformers serve")
         served_rows = served(args.model, test[: args.openai_items])
 
     speed_table, speed_md = table("Speed (k = 8 unless named)", speed_rows, percent=("accuracy",))
-    acc_table, acc_md = table("Accuracy against k", acc_rows, percent=("voting", "adaptive"))
+    acc_table, acc_md = table("Accuracy against k", acc_rows, percent=("voting", "adaptive", "meta"))
     console.print(speed_table, acc_table)
     served_md = "not measured (--openai-items 0)"
     if served_rows:

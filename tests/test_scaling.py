@@ -221,3 +221,23 @@ def test_bad_strategy_options_fail_before_any_sampling():
         with pytest.raises(ValueError, match=message):
             grm.score_batch([item], **{"samples": 2, **kwargs})
     assert judge.calls == []
+
+
+def test_curves_from_one_pass_replay_adaptive_and_meta_voting():
+    import random as rnd
+
+    from spct.core.items import Judgment
+    from spct.scaling.curves import adaptive_at, meta_at, vote_at
+
+    item = Item(id="c", query="q", responses=["a", "b"], best=0)
+    good, bad = sample([9, 2]), sample([2, 9])
+    samples = [good.model_copy(update={"meta_score": 1.0})] * 6 + [bad.model_copy(update={"meta_score": -1.0})] * 6
+    j = Judgment(id="c", n_responses=2, samples=samples, rewards=None, best=None, n_valid=12, n_failed=0)
+    assert vote_at(j, item, 12, rnd.Random(0)) == 0.0  # a tie over all twelve
+    assert meta_at(j, item, 12, rnd.Random(0)) == 1.0  # the meta RM keeps the six good ones
+    assert 0.0 < vote_at(j, item, 3, rnd.Random(0)) < 1.0
+    # the replay reads draws in order: good draws first, then bad ones that end in a tie
+    assert adaptive_at(j, item, 12, (1, 10), round_size=4, confidence=1.0) == (False, 12)
+    mostly = j.model_copy(update={"samples": [good] * 10 + [bad] * 2})
+    # after 8 good draws the lead is 8 x 7 = 56 > 4 x 9 still to come: stop, 8 used of 12
+    assert adaptive_at(mostly, item, 12, (1, 10), round_size=4, confidence=1.0) == (True, 8)

@@ -205,3 +205,7 @@ def miniature_eval(
     rows, seconds = evaluate(model, items=items, k=k, run_dir=run_dir)
     write_report(rows, doc, model=model, k=k, seconds=seconds)
     Console().print(doc.read_text())
+
+
+if __name__ == "__main__":  # accelerate launch -m spct.cli ...
+    app()

@@ -1,6 +1,7 @@
-"""Accuracy against k from ONE sampling pass at the largest k (SPEC.md 7): voting@k over random
-k-subsets of the drawn samples, and adaptive voting replayed on the draws in their order (the
-draws an adaptive run makes are the first ones of the same sequence, see `GRM.draw`)."""
+"""Accuracy against k from ONE sampling pass at the largest k (SPEC.md 7): voting@k and
+meta-RM voting@k over random k-subsets of the drawn samples, and adaptive voting replayed on the
+draws in their order (the draws an adaptive run makes are the first ones of the same sequence,
+see `GRM.draw`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import random
 
 from spct.core.items import Item, Judgment
 from spct.core.vote import judgment_correct, vote
-from spct.scaling.strategies import decided
+from spct.scaling.strategies import decided, keep_top
 
 SUBSETS = 16  # random subsets averaged per k below the pass's k, to cut the variance of the curve
 
@@ -20,6 +21,18 @@ def vote_at(judgment: Judgment, item: Item, k: int, rng: random.Random, subsets:
         return float(judgment_correct(judgment, item))
     n = len(item.responses)
     return sum(judgment_correct(vote(item.id, n, rng.sample(samples, k)), item) for _ in range(subsets)) / subsets
+
+
+def meta_at(judgment: Judgment, item: Item, k: int, rng: random.Random, subsets: int = SUBSETS) -> float:
+    """Accuracy of meta-RM voting over k of the judgment's samples (each carrying its
+    `meta_score`), keeping the top k // 2, averaged over random subsets."""
+    n = len(item.responses)
+    draws = [judgment.samples] if k >= len(judgment.samples) else [rng.sample(judgment.samples, k) for _ in range(subsets)]
+    hits = [
+        judgment_correct(vote(item.id, n, keep_top(ss, [s.meta_score for s in ss], max(1, k // 2))), item)
+        for ss in draws
+    ]
+    return sum(hits) / len(hits)
 
 
 def adaptive_at(

@@ -113,11 +113,12 @@ def run(cfg: GRPOConfig) -> Path:
     )
     trainer.train(resume_from_checkpoint=any((out / "checkpoints").glob("checkpoint-*")) or None)
     final = out / "model"
-    trainer.save_model(str(final))
-    tokenizer.save_pretrained(final)
-    if (Path(cfg.model) / "spct.json").is_file():
-        shutil.copy(Path(cfg.model) / "spct.json", final / "spct.json")
-    card = {"config": asdict(cfg), "items": len(items), "parse failures": reward.failures,
-            "log": trainer.state.log_history}
-    (final / "grpo.json").write_text(json.dumps(card, indent=1))
+    trainer.save_model(str(final))  # the main process writes, whatever the distribution
+    if trainer.accelerator.is_main_process:
+        tokenizer.save_pretrained(final)
+        if (Path(cfg.model) / "spct.json").is_file():
+            shutil.copy(Path(cfg.model) / "spct.json", final / "spct.json")
+        card = {"config": asdict(cfg), "items": len(items), "parse failures (this process)": reward.failures,
+                "log": trainer.state.log_history}
+        (final / "grpo.json").write_text(json.dumps(card, indent=1))
     return final

@@ -86,10 +86,10 @@ def run(cfg: MetaRMConfig) -> Path:
     )
     trainer.train(resume_from_checkpoint=any((out / "checkpoints").glob("checkpoint-*")) or None)
     final = out / "model"
-    trainer.save_model(str(final))
-    tokenizer.save_pretrained(final)
-    positives = sum(label for *_, label in pairs)
-    card = {"config": asdict(cfg), "judgments": len(pairs), "correct": positives,
-            "log": [r for r in trainer.state.log_history if "loss" in r]}
-    (final / "meta_rm.json").write_text(json.dumps(card, indent=1))
+    trainer.save_model(str(final))  # the main process writes, whatever the distribution
+    if trainer.accelerator.is_main_process:
+        tokenizer.save_pretrained(final)
+        card = {"config": asdict(cfg), "judgments": len(pairs), "correct": sum(label for *_, label in pairs),
+                "log": [r for r in trainer.state.log_history if "loss" in r]}
+        (final / "meta_rm.json").write_text(json.dumps(card, indent=1))
     return final

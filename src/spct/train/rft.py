@@ -122,20 +122,24 @@ def sft_data(grm: GRM, items: dict[str, Item], records: list[dict]) -> list[dict
 
 
 def run(cfg: RFTConfig) -> Path:
-    """Sample (resumable), write statistics, fine-tune, save; returns the model directory."""
+    """Sample (resumable), write statistics, fine-tune, save; returns the model directory.
+    Under `accelerate launch` the main process samples while the others wait, then all train."""
     import torch
+    from accelerate import PartialState
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from spct.train.sft import sft
 
+    state = PartialState()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     items = training_items(cfg.data, cfg.items, cfg.seed)
     grm = GRM(cfg.model, seed=cfg.seed, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.sample_batch * cfg.n_samples)
-    sample_trajectories(cfg, grm, items, out / "trajectories.jsonl")
+    if state.is_main_process:
+        sample_trajectories(cfg, grm, items, out / "trajectories.jsonl")
+    state.wait_for_everyone()
     records = [json.loads(line) for line in (out / "trajectories.jsonl").read_text().splitlines()]
     stats = statistics(records)
-    (out / "stats.json").write_text(json.dumps(stats, indent=1))
     examples = sft_data(grm, {it.id: it for it in items}, records)
     if not examples:
         raise ValueError(f"no trajectory was accepted out of {stats['all']['trajectories']}: nothing to fine-tune on")
@@ -149,11 +153,13 @@ def run(cfg: RFTConfig) -> Path:
         learning_rate=cfg.learning_rate, seed=cfg.seed, save_steps=cfg.save_steps,
     )
     final = out / "model"
-    model.save_pretrained(final)
-    tokenizer.save_pretrained(final)
-    if (Path(cfg.model) / "spct.json").is_file():  # the templates it was trained with stay its own
-        shutil.copy(Path(cfg.model) / "spct.json", final / "spct.json")
-    card = {"config": asdict(cfg), "examples": len(examples), "stats": stats,
-            "log": [r for r in trainer.state.log_history if "loss" in r]}
-    (final / "rft.json").write_text(json.dumps(card, indent=1))
+    trainer.save_model(str(final))  # the main process writes, whatever the distribution
+    if state.is_main_process:
+        (out / "stats.json").write_text(json.dumps(stats, indent=1))
+        tokenizer.save_pretrained(final)
+        if (Path(cfg.model) / "spct.json").is_file():  # the templates it was trained with stay its own
+            shutil.copy(Path(cfg.model) / "spct.json", final / "spct.json")
+        card = {"config": asdict(cfg), "examples": len(examples), "stats": stats,
+                "log": [r for r in trainer.state.log_history if "loss" in r]}
+        (final / "rft.json").write_text(json.dumps(card, indent=1))
     return final
