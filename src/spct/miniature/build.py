@@ -97,6 +97,8 @@ def build(cfg: MiniatureConfig) -> Path:
     tokenizer.save_pretrained(out)
     card = {"config": asdict(cfg), "train_examples": len(examples), "parameters": model.num_parameters(),
             "log": [r for r in trainer.state.log_history if "loss" in r]}
+    if cfg.init and (Path(cfg.init) / "spct_build.json").is_file():  # the lineage: how the start was built
+        card["init_card"] = json.loads((Path(cfg.init) / "spct_build.json").read_text())
     (out / "spct_build.json").write_text(json.dumps(card, indent=1))
     (out / "spct.json").write_text(json.dumps({"templates": cfg.templates}, indent=1))  # see model_templates
     return out
