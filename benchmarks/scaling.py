@@ -117,10 +117,23 @@ def accuracy(model: str, items: list[Item], k_max: int, seed: int, meta_rm: str 
             "adaptive samples": sum(used for _, used in replays) / len(items),
             **({"meta": sum(meta_at(j, it, k, rng) for j, it in zip(judgments, items)) / len(items)} if meta_rm else {}),
         })
+    top = k_max
+    sweep = []
+    for confidence in (0.8, 0.9, 0.95, 0.99, 1.0):
+        replays = [
+            adaptive_at(j, it, top, grm.template_for(it).score_range, round_size=4, confidence=confidence)
+            for j, it in zip(judgments, items)
+        ]
+        sweep.append({
+            "confidence": confidence, "accuracy": sum(ok for ok, _ in replays) / len(items),
+            "samples per item": sum(used for _, used in replays) / len(items),
+            "share of k": sum(used for _, used in replays) / (len(items) * top),
+        })
     summary = {
         "items": len(items), "greedy": greedy["accuracy"], "k_max": k_max,
         "pass seconds": one_pass["seconds"], "pass samples": one_pass["samples"], "pass tokens": one_pass["tokens"],
         "parse rate": sum(j.n_valid for j in judgments) / one_pass["samples"],
+        "confidence sweep": sweep,
     }
     return rows, summary
 
@@ -232,7 +245,11 @@ def main() -> None:
 
     speed_table, speed_md = table("Speed (k = 8 unless named)", speed_rows, percent=("accuracy",))
     acc_table, acc_md = table("Accuracy against k", acc_rows, percent=("voting", "adaptive", "meta"))
-    console.print(speed_table, acc_table)
+    sweep_table, sweep_md = table(
+        f"Adaptive voting at k = {args.k_max} by confidence", summary["confidence sweep"],
+        percent=("accuracy", "share of k"),
+    )
+    console.print(speed_table, acc_table, sweep_table)
     served_md = "not measured (--openai-items 0)"
     if served_rows:
         served_table, served_md = table("openai backend vs raw requests (k = 8)", served_rows)
@@ -285,6 +302,11 @@ Strict accuracy (SPEC.md 2). Greedy (T = 0): {100 * summary['greedy']:.1f}%.
 {acc_md}
 
 {verdict}.
+
+The confidence rule trades samples for accuracy; replayed on the same draws at k = {args.k_max}
+(1.0 = stop only when the remaining budget cannot change the vote):
+
+{sweep_md}
 
 ## The openai backend against a local server
 
