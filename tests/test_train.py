@@ -166,3 +166,21 @@ def test_meta_rm_trains_on_rft_trajectories_and_scores_judgments(rft_run: Path, 
     assert sum(s.in_vote for s in j.samples) == min(2, sum(s.ok for s in j.samples))
     card = json.loads((model / "meta_rm.json").read_text())
     assert 0 < card["correct"] < card["judgments"]
+
+
+@pytest.mark.slow
+def test_two_processes_share_rft_training(tmp_path: Path):
+    """The multi-process path: torchrun, gloo on CPU; the main process samples, both train."""
+    import subprocess
+    import sys
+
+    from spct.backends.local_server import free_port
+
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
+               "-m", "spct.cli", "train", "rft", "--out", str(tmp_path), "--items", "8", "--n_samples", "2",
+               "--max_new_tokens", "160", "--batch_size", "1", "--save_steps", "1000"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (result.stdout + result.stderr).count("rft: model written") == 2  # one line per process
+    assert len((tmp_path / "trajectories.jsonl").read_text().splitlines()) == 8  # sampled once, not twice
+    assert changed(weights(Path(DEFAULT_MODEL)), weights(tmp_path / "model"))

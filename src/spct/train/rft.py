@@ -130,7 +130,7 @@ def run(cfg: RFTConfig) -> Path:
 
     from spct.train.sft import sft
 
-    state = PartialState()
+    state = PartialState(cpu=not torch.cuda.is_available())  # cpu: gloo across torchrun's processes
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     items = training_items(cfg.data, cfg.items, cfg.seed)
