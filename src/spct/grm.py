@@ -57,7 +57,11 @@ class Templates:
         """The model's own (see `model_templates`) unless the user names one for every item."""
         if template is not None:
             return cls(template if isinstance(template, PromptTemplate) else PromptTemplate.load(template))
-        names = model_templates(model_id)
+        return cls.named(model_templates(model_id))
+
+    @classmethod
+    def named(cls, names: dict[str, str]) -> Templates:
+        """From a `spct.json` "templates" entry: `template`, optionally `binary_template`."""
         single = names.get("binary_template")
         return cls(PromptTemplate.load(names["template"]), PromptTemplate.load(single) if single else None)
 
@@ -92,7 +96,6 @@ class GRM:
         `meta_rm`: a sequence-classification checkpoint (or a `MetaRM`) for strategy "meta"."""
         self.backend = load_backend(backend, model, **backend_kwargs) if isinstance(backend, str) else backend
         self.templates = Templates.of(self.backend.model_id, template)
-        self.template = self.templates.default
         if per_order < 1:
             raise ValueError(f"per_order must be >= 1, got {per_order}")
         self.principles = tuple(principles)
@@ -112,6 +115,11 @@ class GRM:
             meta_rm = MetaRM(meta_rm)
         self.meta_rm = meta_rm
         self._fingerprint = model_fingerprint(self.backend.model_id)
+
+    @property
+    def template(self) -> PromptTemplate:
+        """The template of items with several responses (and of all items, unless `templates.single`)."""
+        return self.templates.default
 
     def template_for(self, item: Item) -> PromptTemplate:
         return self.templates(item)
@@ -137,7 +145,8 @@ class GRM:
             orders = sample_orders(len(it.responses), math.ceil(stop / p), self.seed, it.id, self.shuffle)
             for b in range(start // p, math.ceil(stop / p)):
                 blocks.append((i, orders[b], list(range(max(b * p, start), min((b + 1) * p, stop)))))
-        keys = {(i, j): self._key(items[i], j, temperature, hint) for i, _, js in blocks for j in js}
+        item_keys = [self._key_parts(it, temperature, hint) for it in items]
+        keys = {(i, j): draw_key(**item_keys[i], draw=j) for i, _, js in blocks for j in js}
         found = self.cache.get_many(list(keys.values())) if self.cache else {}
         got: dict[tuple[int, int], Completion] = {ij: found[k] for ij, k in keys.items() if k in found}
         todo = defaultdict(list)  # count -> blocks of that many missing draws
@@ -162,12 +171,13 @@ class GRM:
             drawn[i] += [self._sample(items[i], order, got[i, j]) for j in js]
         return drawn
 
-    def _key(self, item: Item, j: int, temperature: float, hint: bool) -> str:
-        return draw_key(
+    def _key_parts(self, item: Item, temperature: float, hint: bool) -> dict:
+        """Everything but the draw index that a draw of `item` depends on (see `scaling.cache`)."""
+        return dict(
             model=self._fingerprint, template=self.template_for(item).digest, principles=self.principles,
             temperature=temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens, seed=self.seed,
             shuffle=self.shuffle, per_order=self.per_order,
-            item=[item.id, item.model_dump(mode="json", include={"query", "responses"})], draw=j,
+            item=[item.id, item.model_dump(mode="json", include={"query", "responses"})],
             **({"hint": [item.best, item.rating]} if hint else {}),
         )
 

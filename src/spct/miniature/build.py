@@ -17,18 +17,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from spct.core.items import Item
-from spct.core.prompts import PromptTemplate
 from spct.core.vote import sample_orders
+from spct.grm import Templates
 from spct.miniature.teacher import TeacherNoise, teacher_judgment
 from spct.miniature.world import generate
 
 MINIATURE_TEMPLATES = {"template": "compact", "binary_template": "compact-binary"}
-
-
-def template_for(item: Item, templates: dict[str, str]) -> PromptTemplate:
-    """The miniature world judges one response with the binary 0/1 variant (SPEC.md 1), several
-    with the pointwise 1..10 format; `templates` names the pair, as `model_templates` gives it."""
-    return PromptTemplate.load(templates["binary_template" if len(item.responses) == 1 else "template"])
 
 
 @dataclass
@@ -56,10 +50,11 @@ class MiniatureConfig:
 def sft_examples(items: list[Item], seed: int, noise: TeacherNoise, templates: dict[str, str]) -> list[dict]:
     """One teacher judgment per item, responses in a seeded random order, as chat messages."""
     rng = random.Random(seed)
+    pick = Templates.named(templates)  # the binary variant for one response, as the GRM will prompt it
     examples = []
     for item in items:
         order = sample_orders(len(item.responses), 1, seed, item.id)[0]
-        prompt = template_for(item, templates).render(item, order)
+        prompt = pick(item).render(item, order)
         judgment = teacher_judgment(item, order, rng, noise)
         examples.append({"messages": prompt + [{"role": "assistant", "content": judgment}]})
     return examples

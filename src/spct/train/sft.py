@@ -41,9 +41,8 @@ def sft(
         use_cpu=not torch.cuda.is_available(),
         activation_checkpointing=False,
         report_to="none",
-        save_strategy="steps" if save_steps else "no",
-        save_steps=save_steps or 500,
-        save_total_limit=1,
+        **({"save_strategy": "steps", "save_steps": save_steps, "save_total_limit": 1} if save_steps else
+           {"save_strategy": "no"}),
         logging_steps=25,
         seed=seed,
         dataloader_num_workers=0,
