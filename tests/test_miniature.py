@@ -11,7 +11,7 @@ from transformers import AutoModelForCausalLM
 from spct import GRM
 from spct.grm import DEFAULT_MODEL
 from spct.miniature.build import MINIATURE_TEMPLATES, MiniatureConfig, build, sft_examples
-from spct.miniature.evaluate import evaluate, write_report
+from spct.miniature.evaluate import compare, evaluate, write_report
 from spct.miniature.teacher import TeacherNoise
 from spct.miniature.tokenizer import tiny_causal_lm
 from spct.miniature.world import generate
@@ -49,6 +49,14 @@ def test_toy_build_trains_and_evaluates(tmp_path):
     assert "| family | n | items |" in (tmp_path / "mini.md").read_text() and (tmp_path / "mini.png").stat().st_size > 0
     # a rerun reads the judgments back instead of judging again
     assert evaluate(str(out), items=6, k=2, run_dir=str(tmp_path / "eval"))[0] == rows
+
+    # meta-RM voting from the same judgments (any sequence classifier: here the toy GRM under a new head)
+    with_meta, _ = evaluate(str(out), items=6, k=2, run_dir=str(tmp_path / "eval"), meta_rm=str(out))
+    for plain, meta in zip(rows, with_meta):
+        assert {c: v for c, v in meta.items() if not c.startswith("meta@")} == plain and 0 <= meta["meta@2"] <= 1
+    table = compare({"toy": tmp_path / "eval", "toy again": tmp_path / "eval"}, tmp_path / "results.md", k=2)
+    assert [r["stage"] for r in table] == ["toy", "toy again"] and table[0]["meta@2"] == with_meta[0]["meta@2"]
+    assert "| toy again |" in (tmp_path / "results.md").read_text() and (tmp_path / "results.png").stat().st_size > 0
 
 
 @pytest.mark.slow

@@ -184,9 +184,16 @@ def miniature_build(
     seed: Annotated[int, typer.Option()] = MiniatureConfig.seed,
     init: Annotated[str | None, typer.Option(help="continue from this checkpoint instead of from scratch")] = None,
     learning_rate: Annotated[float, typer.Option()] = MiniatureConfig.learning_rate,
+    batch_size: Annotated[int, typer.Option(help="sequences per optimiser step")] = MiniatureConfig.batch_size,
+    hidden_size: Annotated[int, typer.Option(help="model width (from scratch only)")] = MiniatureConfig.hidden_size,
+    num_layers: Annotated[int, typer.Option(help="transformer blocks (from scratch only)")] = MiniatureConfig.num_layers,
+    num_heads: Annotated[int, typer.Option(help="attention heads (from scratch only)")] = MiniatureConfig.num_heads,
 ) -> None:
     """Regenerate data, tokenizer and the warm-started model, reproducibly."""
-    cfg = MiniatureConfig(out=out, train_items=train_items, epochs=epochs, seed=seed, init=init, learning_rate=learning_rate)
+    cfg = MiniatureConfig(
+        out=out, train_items=train_items, epochs=epochs, seed=seed, init=init, learning_rate=learning_rate,
+        batch_size=batch_size, hidden_size=hidden_size, num_layers=num_layers, num_heads=num_heads,
+    )
     path = build(cfg)
     console.print(f"miniature GRM written to {path}")
 
@@ -198,12 +205,30 @@ def miniature_eval(
     k: Annotated[int, typer.Option(help="largest k; smaller k are subsets of the same samples")] = 8,
     run_dir: Annotated[str, typer.Option(help="judgments, resumable")] = "runs/miniature-eval",
     doc: Annotated[Path, typer.Option(help="Markdown report; the PNG goes beside it")] = Path("docs/miniature.md"),
+    batch_size: Annotated[int, typer.Option(help="prompts per forward pass (larger on a GPU)")] = 8,
+    meta_rm: Annotated[str | None, typer.Option(help="a meta RM: adds meta-RM voting@k (top k/2 kept)")] = None,
 ) -> None:
     """Parse rate, greedy and voting@k accuracy per family and n on the test split."""
     from spct.miniature.evaluate import evaluate, write_report
 
-    rows, seconds = evaluate(model, items=items, k=k, run_dir=run_dir)
+    rows, seconds = evaluate(model, items=items, k=k, run_dir=run_dir, batch_size=batch_size, meta_rm=meta_rm)
     write_report(rows, doc, model=model, k=k, seconds=seconds)
+    Console().print(doc.read_text())
+
+
+@miniature.command("compare")
+def miniature_compare(
+    stages: Annotated[list[str], typer.Argument(help="NAME=RUN_DIR of `spct miniature eval` runs, in order")],
+    doc: Annotated[Path, typer.Option(help="Markdown report; the PNG goes beside it")] = Path("docs/results.md"),
+    k: Annotated[int, typer.Option(help="the k of the runs' sampling pass")] = 8,
+) -> None:
+    """Training stages and baselines side by side: greedy, vote@k, meta-RM vote@k."""
+    from spct.miniature.evaluate import compare
+
+    pairs = [s.split("=", 1) for s in stages]
+    if bad := [s for s, p in zip(stages, pairs) if len(p) != 2 or not (Path(p[1]) / "rows.json").is_file()]:
+        raise typer.BadParameter(f"expected NAME=RUN_DIR with RUN_DIR/rows.json, got {bad}")
+    compare({name: Path(run) for name, run in pairs}, doc, k=k)
     Console().print(doc.read_text())
 
 

@@ -249,9 +249,8 @@ class GRM:
     def _meta(self, items: Sequence[Item], drawn: list[list[Sample]], k_meta: int) -> list[list[Sample]]:
         if self.meta_rm is None:
             raise ValueError("strategy 'meta' needs a meta RM: GRM(..., meta_rm=checkpoint)")
-        pairs = [(it, s) for it, ss in zip(items, drawn) for s in ss if s.ok]
-        rewards = iter(self.meta_rm.score(pairs))
-        return [keep_top(ss, [next(rewards) if s.ok else None for s in ss], k_meta) for ss in drawn]
+        scored = self.meta_rm.annotate(items, drawn)
+        return [keep_top(ss, [s.meta_score for s in ss], k_meta) for ss in scored]
 
     def score_items(self, items: Iterable[Item], samples: int = 1, batch_size: int = 8, **strategy) -> Iterator[Judgment]:
         """Judgments in input order, `batch_size` items per backend call, yielded as each call ends."""

@@ -93,3 +93,10 @@ class HFBackend:
         kept = tokens[:end]
         text = self.tokenizer.decode(kept, skip_special_tokens=True)
         return Completion(text=text, finish_reason="length" if end is None else "stop", n_tokens=len(kept))
+
+
+def device_name() -> str:
+    """Where the hf backend runs by default, for the reports' headers."""
+    import os
+
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else f"{os.cpu_count()} CPU cores"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import random
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -65,9 +66,11 @@ def build(cfg: MiniatureConfig) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from spct.backends.hf import device_name
     from spct.miniature.tokenizer import tiny_causal_lm, train_tokenizer
     from spct.train.sft import sft
 
+    start = time.monotonic()
     out = Path(cfg.out)
     workdir = Path(tempfile.mkdtemp(prefix="spct-miniature-"))  # the trainer's scratch, not shipped
     items = generate(cfg.train_items, "train", cfg.seed)
@@ -91,6 +94,7 @@ def build(cfg: MiniatureConfig) -> Path:
     model.save_pretrained(out)  # fp32: bf16 inference is as slow as bf16 training here
     tokenizer.save_pretrained(out)
     card = {"config": asdict(cfg), "train_examples": len(examples), "parameters": model.num_parameters(),
+            "device": device_name(), "seconds": round(time.monotonic() - start),
             "log": [r for r in trainer.state.log_history if "loss" in r]}
     if cfg.init and (Path(cfg.init) / "spct_build.json").is_file():  # the lineage: how the start was built
         card["init_card"] = json.loads((Path(cfg.init) / "spct_build.json").read_text())

@@ -52,3 +52,9 @@ class MetaRM:
             ).to(self.model.device)
             rewards += self.model(**batch).logits[:, 0].float().tolist()
         return rewards
+
+    def annotate(self, items: Sequence[Item], drawn: Sequence[list[Sample]]) -> list[list[Sample]]:
+        """Each item's samples with their meta reward in `meta_score`, scored in one pass over all
+        valid samples; failed samples have no judgment to score and keep None."""
+        rewards = iter(self.score([(it, s) for it, ss in zip(items, drawn) for s in ss if s.ok]))
+        return [[s.model_copy(update={"meta_score": next(rewards)}) if s.ok else s for s in ss] for ss in drawn]
