@@ -115,17 +115,16 @@ def accuracy(model: str, items: list[Item], k_max: int, seed: int, meta_rm: str 
             "adaptive samples": sum(used for _, used in replays) / len(items),
             **({"meta": sum(meta_at(j, it, k, rng) for j, it in zip(judgments, items)) / len(items)} if meta_rm else {}),
         })
-    top = k_max
     sweep = []
     for confidence in (0.8, 0.9, 0.95, 0.99, 1.0):
         replays = [
-            adaptive_at(j, it, top, grm.template_for(it).score_range, round_size=4, confidence=confidence)
+            adaptive_at(j, it, k_max, grm.template_for(it).score_range, round_size=4, confidence=confidence)
             for j, it in zip(judgments, items)
         ]
         sweep.append({
             "confidence": confidence, "accuracy": sum(ok for ok, _ in replays) / len(items),
             "samples per item": sum(used for _, used in replays) / len(items),
-            "share of k": sum(used for _, used in replays) / (len(items) * top),
+            "share of k": sum(used for _, used in replays) / (len(items) * k_max),
         })
     summary = {
         "items": len(items), "greedy": greedy["accuracy"], "k_max": k_max,

@@ -7,6 +7,7 @@ from one prefill of it (prefix sharing).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -97,6 +98,4 @@ class HFBackend:
 
 def device_name() -> str:
     """Where the hf backend runs by default, for the reports' headers."""
-    import os
-
     return torch.cuda.get_device_name() if torch.cuda.is_available() else f"{os.cpu_count()} CPU cores"
