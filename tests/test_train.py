@@ -165,7 +165,7 @@ def test_meta_rm_trains_on_rft_trajectories_and_scores_judgments(rft_run: Path, 
     assert j.strategy == "meta" and all(s.meta_score is not None for s in j.samples if s.ok)
     assert sum(s.in_vote for s in j.samples) == min(2, sum(s.ok for s in j.samples))
     card = json.loads((model / "meta_rm.json").read_text())
-    assert 0 < card["correct"] < card["judgments"]
+    assert 0 < card["positive"] < card["examples"]
 
 
 @pytest.mark.slow

@@ -172,6 +172,14 @@ def train_meta_rm(ctx: typer.Context) -> None:
     _train(ctx, MetaRMConfig, "spct.train.meta_rm")
 
 
+@train.command("baseline", context_settings=PASS_THROUGH, add_help_option=False)
+def train_baseline(ctx: typer.Context) -> None:
+    """A scalar baseline: Bradley-Terry or pairwise RM (flags: spct train baseline --help)."""
+    from spct.train.baseline_config import BaselineConfig
+
+    _train(ctx, BaselineConfig, "spct.train.baseline")
+
+
 miniature = typer.Typer(help="The miniature world: verifiable tasks, a teacher, a GRM trained from scratch.")
 app.add_typer(miniature, name="miniature")
 
@@ -208,7 +216,8 @@ def miniature_eval(
     batch_size: Annotated[int, typer.Option(help="prompts per forward pass (larger on a GPU)")] = 8,
     meta_rm: Annotated[str | None, typer.Option(help="a meta RM: adds meta-RM voting@k (top k/2 kept)")] = None,
 ) -> None:
-    """Parse rate, greedy and voting@k accuracy per family and n on the test split."""
+    """Parse rate, greedy and voting@k accuracy per family and n on the test split (a scalar
+    baseline of `spct train baseline`: its accuracy)."""
     from spct.miniature.evaluate import evaluate, write_report
 
     rows, seconds = evaluate(model, items=items, k=k, run_dir=run_dir, batch_size=batch_size, meta_rm=meta_rm)

@@ -12,6 +12,7 @@ import json
 import random
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from spct.backends.base import Backend, load_backend
@@ -45,11 +46,23 @@ def evaluate(
 ) -> tuple[list[dict], float]:
     """One row per (family, n), per family and overall: counts, parse rates and accuracies
     (with `meta_rm`, meta-RM voting@k too, keeping k // 2); and the wall time of the judging (0 for
-    judgments read back from an earlier run)."""
+    judgments read back from an earlier run). A scalar baseline (`spct train baseline`) gets its
+    one accuracy as "greedy", over the items it can judge."""
     start = time.monotonic()
     test = generate(items, "test", seed)
-    backend = load_backend("hf", model, batch_size=batch_size)
     run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    if (Path(model) / "baseline.json").is_file():
+        from spct.train.baseline import correct, rewards
+
+        verdicts = {it.id: correct(it, r) for it, r in zip(test, rewards(model, test))}
+        judged = [it for it in test if verdicts[it.id] is not None]
+        rows = _rows(judged, lambda group: {
+            "parse greedy": 1.0, "greedy": sum(verdicts[it.id] for it in group) / len(group),
+        })
+        (run / "rows.json").write_text(json.dumps(rows, indent=1))
+        return rows, time.monotonic() - start
+    backend = load_backend("hf", model, batch_size=batch_size)
     greedy = _judge(backend, test, 1, 0.0, run / "greedy.jsonl", batch_size)
     sampled = _judge(backend, test, k, 0.5, run / f"sampled-k{k}.jsonl", batch_size)
     if meta_rm:
@@ -61,31 +74,40 @@ def evaluate(
     seconds = time.monotonic() - start
     ks = [2**i for i in range(k.bit_length()) if 2**i <= k]
     rng = random.Random(seed)
+
+    def metrics(group: list[Item]) -> dict[str, float]:
+        row = {
+            "parse greedy": sum(greedy[it.id].n_valid for it in group) / len(group),
+            "parse sampled": sum(sampled[it.id].n_valid for it in group) / (len(group) * k),
+            "greedy": sum(judgment_correct(greedy[it.id], it) for it in group) / len(group),
+        }
+        for kk in ks:
+            row[f"vote@{kk}"] = sum(vote_at(sampled[it.id], it, kk, rng) for it in group) / len(group)
+        for kk in ks[1:] if meta_rm else []:
+            row[f"meta@{kk}"] = sum(meta_at(sampled[it.id], it, kk, rng) for it in group) / len(group)
+        return row
+
+    rows = _rows(test, metrics)
+    (run / "rows.json").write_text(json.dumps(rows, indent=1))
+    return rows, seconds
+
+
+def _rows(test: list[Item], metrics: Callable[[list[Item]], dict[str, float]]) -> list[dict]:
+    """`metrics(items)` for every (family, n), every family and all items, sorted."""
     groups: dict[tuple[str, str], list[Item]] = defaultdict(list)
     for it in test:
         groups[(it.meta["family"], str(len(it.responses)))].append(it)
         groups[(it.meta["family"], "all")].append(it)
         groups[("all", "all")].append(it)
-    rows = []
-    for (family, n), group in sorted(groups.items()):
-        row = {"family": family, "n": n, "items": len(group)}
-        row["parse greedy"] = sum(greedy[it.id].n_valid for it in group) / len(group)
-        row["parse sampled"] = sum(sampled[it.id].n_valid for it in group) / (len(group) * k)
-        row["greedy"] = sum(judgment_correct(greedy[it.id], it) for it in group) / len(group)
-        for kk in ks:
-            row[f"vote@{kk}"] = sum(vote_at(sampled[it.id], it, kk, rng) for it in group) / len(group)
-        for kk in ks[1:] if meta_rm else []:
-            row[f"meta@{kk}"] = sum(meta_at(sampled[it.id], it, kk, rng) for it in group) / len(group)
-        rows.append(row)
-    (run / "rows.json").write_text(json.dumps(rows, indent=1))
-    return rows, seconds
+    return [{"family": f, "n": n, "items": len(g), **metrics(g)} for (f, n), g in sorted(groups.items())]
 
 
 def markdown_table(rows: list[dict]) -> str:
     cols = list(rows[0])
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
-        lines.append("| " + " | ".join(f"{100 * v:.1f}" if isinstance(v, float) else str(v) for v in r.values()) + " |")
+        cells = (f"{100 * v:.1f}" if isinstance(v, float) else "-" if v is None else str(v) for v in r.values())
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -152,19 +174,22 @@ def compare(stages: dict[str, Path], doc: Path, k: int = 8) -> list[dict]:
 
     rows = []
     for name, run in stages.items():
-        by_family = {r["family"]: r for r in json.loads((Path(run) / "rows.json").read_text()) if r["n"] == "all"}
+        measured = json.loads((Path(run) / "rows.json").read_text())
+        by_family = {r["family"]: r for r in measured if r["n"] == "all"}
         overall = by_family.pop("all")
+        lists = [r for r in measured if r["family"] != "all" and r["n"] not in ("1", "all")]
         row = {"stage": name, "items": overall["items"], "parse greedy": overall["parse greedy"],
-               "greedy": overall["greedy"], f"vote@{k}": overall[f"vote@{k}"]}
-        if f"meta@{k}" in overall:
-            row[f"meta@{k}"] = overall[f"meta@{k}"]
+               "greedy": overall["greedy"], f"vote@{k}": overall.get(f"vote@{k}"), f"meta@{k}": overall.get(f"meta@{k}"),
+               "greedy n>=2": sum(r["greedy"] * r["items"] for r in lists) / sum(r["items"] for r in lists)}
         row.update({f"{family} greedy": r["greedy"] for family, r in sorted(by_family.items())})
         rows.append(row)
-    metrics = [m for m in ("greedy", f"vote@{k}", f"meta@{k}") if all(m in r for r in rows)]
+    unmeasured = [c for c in rows[0] if all(r[c] is None for r in rows)]
+    rows = [{c: v for c, v in r.items() if c not in unmeasured} for r in rows]
+    metrics = [m for m in ("greedy", f"vote@{k}", f"meta@{k}") if m in rows[0]]
     fig, ax = plt.subplots(figsize=(1.6 * len(rows) + 2, 4))
     width = 0.8 / len(metrics)
     for i, m in enumerate(metrics):
-        ax.bar([x + i * width for x in range(len(rows))], [100 * r[m] for r in rows], width, label=m)
+        ax.bar([x + i * width for x in range(len(rows))], [100 * (r[m] or 0) for r in rows], width, label=m)
     ax.set_xticks([x + width * (len(metrics) - 1) / 2 for x in range(len(rows))], [r["stage"] for r in rows])
     ax.set_ylim(30, None)
     ax.set_ylabel("strict accuracy (%)")
@@ -179,7 +204,10 @@ def compare(stages: dict[str, Path], doc: Path, k: int = 8) -> list[dict]:
 
 Generated by `spct miniature compare` from these `spct miniature eval` runs (each: greedy and one
 pass of {k} samples at T = 0.5 per item; meta@{k} keeps the {k // 2} samples the meta RM scores
-highest before the vote; strict accuracy, SPEC.md 2):
+highest before the vote; strict accuracy, SPEC.md 2). A scalar baseline gives one deterministic
+reward per response: its accuracy is in *greedy*, and it has no vote. *greedy n>=2*: the items with
+several responses only (the pairwise RM cannot rate a lone response, so its *greedy* covers those
+alone):
 
 {runs}
 

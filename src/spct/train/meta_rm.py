@@ -19,6 +19,7 @@ from spct.core.items import Item, Sample
 from spct.core.vote import is_correct
 from spct.scaling.meta_rm import meta_messages
 from spct.train.data import training_items
+from spct.train.heads import train_bce_head
 from spct.train.meta_rm_config import MetaRMConfig
 
 
@@ -46,50 +47,10 @@ def labelled_judgments(cfg: MetaRMConfig, items: dict[str, Item]) -> list[tuple[
 
 
 def run(cfg: MetaRMConfig) -> Path:
-    import torch
-    from datasets import Dataset
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        DataCollatorWithPadding,
-        Trainer,
-        TrainingArguments,
-    )
-
-    out = Path(cfg.out)
     items = {it.id: it for it in training_items(cfg.data, cfg.items, cfg.seed)}
-    pairs = labelled_judgments(cfg, items)
-    if len({label for *_, label in pairs}) < 2:
-        raise ValueError(f"{len(pairs)} judgments, all labelled alike: a meta RM needs both correct and incorrect ones")
-    tokenizer = AutoTokenizer.from_pretrained(cfg.base, padding_side="right")
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    rows = [
-        {**tokenizer(tokenizer.apply_chat_template(meta_messages(it, s), tokenize=False), add_special_tokens=False,
-                     truncation=True, max_length=cfg.max_length), "labels": [float(label)]}
-        for it, s, label in pairs
-    ]
-    cuda = torch.cuda.is_available()
-    model = AutoModelForSequenceClassification.from_pretrained(
-        cfg.base, num_labels=1, problem_type="multi_label_classification", dtype="auto" if cuda else torch.float32,
+    examples = [(meta_messages(it, s), label) for it, s, label in labelled_judgments(cfg, items)]
+    return train_bce_head(
+        cfg.base, examples, Path(cfg.out), epochs=cfg.epochs, batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate, max_length=cfg.max_length, save_steps=cfg.save_steps, seed=cfg.seed,
+        card={"config": asdict(cfg)}, card_name="meta_rm.json",
     )
-    model.config.pad_token_id = tokenizer.pad_token_id
-    args = TrainingArguments(
-        output_dir=str(out / "checkpoints"), num_train_epochs=cfg.epochs, per_device_train_batch_size=cfg.batch_size,
-        learning_rate=cfg.learning_rate, lr_scheduler_type="cosine", warmup_steps=0.03, weight_decay=0.01,
-        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=1, logging_steps=25, seed=cfg.seed,
-        use_cpu=not cuda, bf16=cuda, report_to="none",
-    )
-    trainer = Trainer(
-        model=model, args=args, train_dataset=Dataset.from_list(rows),
-        data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
-    )
-    trainer.train(resume_from_checkpoint=any((out / "checkpoints").glob("checkpoint-*")) or None)
-    final = out / "model"
-    trainer.save_model(str(final))  # the main process writes, whatever the distribution
-    if trainer.accelerator.is_main_process:
-        tokenizer.save_pretrained(final)
-        card = {"config": asdict(cfg), "judgments": len(pairs), "correct": sum(label for *_, label in pairs),
-                "log": [r for r in trainer.state.log_history if "loss" in r]}
-        (final / "meta_rm.json").write_text(json.dumps(card, indent=1))
-    return final

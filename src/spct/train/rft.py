@@ -20,6 +20,7 @@ Run directory:
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections import defaultdict
 from dataclasses import asdict
@@ -33,6 +34,8 @@ from spct.grm import GRM
 from spct.io import JsonlWriter, done_ids
 from spct.train.data import training_items
 from spct.train.rft_config import RFTConfig
+
+ANALYSIS = re.compile(r"^[#*\s]*Analysis[*\s]*:", re.IGNORECASE | re.MULTILINE)
 
 
 def verdicts(item: Item, unhinted: list[Sample], hinted: list[Sample]) -> list[dict]:
@@ -108,7 +111,13 @@ def statistics(records: list[dict]) -> dict:
     return stats
 
 
-def sft_data(grm: GRM, items: dict[str, Item], records: list[dict]) -> list[dict]:
+def without_principles(text: str) -> str:
+    """A judgment from its analysis on: what a GRM that generates no principles writes."""
+    match = ANALYSIS.search(text)
+    return text[match.start():].lstrip() if match else text
+
+
+def sft_data(grm: GRM, items: dict[str, Item], records: list[dict], principles: bool = True) -> list[dict]:
     """Kept trajectories as chat examples with the unhinted prompt: the model must learn to
     judge without being told the answer."""
     examples = []
@@ -117,7 +126,8 @@ def sft_data(grm: GRM, items: dict[str, Item], records: list[dict]) -> list[dict
         for t in r["trajectories"]:
             if t["accepted"]:
                 prompt = grm.template_for(item).render(item, t["order"], grm.principles)
-                examples.append({"messages": prompt + [{"role": "assistant", "content": t["text"]}]})
+                text = t["text"] if principles else without_principles(t["text"])
+                examples.append({"messages": prompt + [{"role": "assistant", "content": text}]})
     return examples
 
 
@@ -140,7 +150,7 @@ def run(cfg: RFTConfig) -> Path:
     state.wait_for_everyone()
     records = [json.loads(line) for line in (out / "trajectories.jsonl").read_text().splitlines()]
     stats = statistics(records)
-    examples = sft_data(grm, {it.id: it for it in items}, records)
+    examples = sft_data(grm, {it.id: it for it in items}, records, cfg.principles)
     if not examples:
         raise ValueError(f"no trajectory was accepted out of {stats['all']['trajectories']}: nothing to fine-tune on")
     del grm  # the sampler's copy of the model

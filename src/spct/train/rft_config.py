@@ -21,6 +21,11 @@ class RFTConfig:
         default=True,
         metadata={"help": "hinted sampling for items with no correct unhinted trajectory (off: the paper's ablation)"},
     )
+    principles: bool = field(
+        default=True,
+        metadata={"help": "fine-tune on the generated principles too (off: the paper's ablation without principle "
+                  "generation; the kept judgments are trained from their analysis on)"},
+    )
     hint_samples: int = field(default=1, metadata={"help": "hinted trajectories per such item (paper: 1)"})
     max_new_tokens: int = field(default=256, metadata={"help": "longest trajectory"})
     sample_batch: int = field(default=16, metadata={"help": "items per backend call while sampling"})

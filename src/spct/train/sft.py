@@ -46,6 +46,7 @@ def sft(
         **({"save_strategy": "steps", "save_steps": save_steps, "save_total_limit": 1} if save_steps else
            {"save_strategy": "no"}),
         logging_steps=25,
+        logging_first_step=True,
         seed=seed,
         dataloader_num_workers=0,
         dataset_num_proc=min(os.cpu_count() or 1, len(examples) // 10000) or None,  # tokenising: ~2 ms an example

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spct.grm import DEFAULT_MODEL
+
+
+@dataclass
+class BaselineConfig:
+    """A scalar baseline of the paper's comparison (SPEC.md 6), trained on the same labelled items
+    as SPCT: `bt`, a Bradley-Terry RM rating one response (DeepSeek-BTRM), `pair`, a pairwise RM
+    rating which of two responses is better (DeepSeek-PairRM), or `judge`, LLM-as-a-judge naming
+    the best response's index. Defaults fit the miniature on 2 CPU cores and match
+    `spct train rft`'s items (same seed, same count)."""
+
+    kind: str = field(
+        default="bt", metadata={"help": "bt (Bradley-Terry, one response), pair (two responses) or judge (best index)"}
+    )
+    base: str = field(default=DEFAULT_MODEL, metadata={"help": "backbone under the scalar head (its tokenizer too)"})
+    data: str = field(default="miniature", metadata={"help": "'miniature' (world train split) or a labelled JSONL"})
+    items: int = field(default=1500, metadata={"help": "training items (as many as the RFT run)"})
+    seed: int = field(default=2, metadata={"help": "the RFT run's seed (same items); also seeds training"})
+    trajectories: str = field(
+        default="runs/rft/trajectories.jsonl",
+        metadata={"help": "kind judge: RFT trajectories; the accepted ones are rewritten to name the best index"},
+    )
+    out: str = field(default="runs/bt-rm", metadata={"help": "run directory: checkpoints and model/"})
+    epochs: float = field(default=1.0, metadata={"help": "passes over the training pairs"})
+    batch_size: int = field(default=8, metadata={"help": "pairs per optimiser step"})
+    learning_rate: float = field(default=1e-4, metadata={"help": "learning rate"})
+    max_length: int = field(default=1024, metadata={"help": "longest input in tokens"})
+    save_steps: int = field(default=200, metadata={"help": "checkpoint interval; a rerun resumes from the last"})
