@@ -16,6 +16,7 @@ from spct.scaling.meta_rm import MetaRM
 from spct.train.grpo import JudgmentReward, too_easy
 from spct.train.rft import statistics, verdicts
 
+REPO = Path(__file__).resolve().parents[1]
 PAIR = Item(id="pair", query="q", responses=["a", "b", "c"], best=1, meta={"family": "arithmetic"})
 SINGLE = Item(id="single", query="q", responses=["a"], rating=0, meta={"family": "safety"})
 
@@ -66,6 +67,22 @@ def test_rejection_rules_too_easy_incorrect_hinted_and_parse_failures():
     assert stats["all"]["accepted"] == 2 and stats["all"]["trajectories"] == 8
     assert stats["arithmetic"]["items too easy"] == 1 and stats["safety"]["items hinted"] == 1
     assert stats["all"]["hinted share of accepted"] == 0.5 and stats["all"]["items kept"] == 2
+
+
+def test_the_ablation_without_principles_trains_the_same_judgments_from_their_analysis_on():
+    from spct.train.rft import sft_data
+
+    text = format_judgment([Principle(text="Right number", weight=100)], "b is 9: right.", [2, 9, 3])
+    records = [{"id": "pair", "trajectories": [
+        {"order": [0, 1, 2], "text": text, "accepted": True}, {"order": [1, 0, 2], "text": "x", "accepted": False},
+    ]}]
+    grm = GRM.__new__(GRM)  # only its templates are read
+    grm.templates, grm.principles = Templates.of(DEFAULT_MODEL), ()
+    (full,) = sft_data(grm, {"pair": PAIR}, records)
+    (bare,) = sft_data(grm, {"pair": PAIR}, records, principles=False)
+    assert full["messages"][:-1] == bare["messages"][:-1]  # the same prompt
+    assert full["messages"][-1]["content"] == text
+    assert bare["messages"][-1]["content"] == "Analysis:\nb is 9: right.\n\nScores: \\boxed{2, 9, 3}"
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
@@ -169,18 +186,29 @@ def test_meta_rm_trains_on_rft_trajectories_and_scores_judgments(rft_run: Path, 
 
 
 @pytest.mark.slow
-def test_two_processes_share_rft_training(tmp_path: Path):
-    """The multi-process path: torchrun, gloo on CPU; the main process samples, both train."""
+def test_accelerate_launch_runs_rft_then_grpo_on_two_cpu_processes(tmp_path: Path):
+    """The multi-process path of a cluster: `accelerate launch` (torchrun underneath, gloo on CPU);
+    RFT's main process samples while both train, then GRPO on both."""
     import subprocess
     import sys
 
     from spct.backends.local_server import free_port
 
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
-               "-m", "spct.cli", "train", "rft", "--out", str(tmp_path), "--items", "8", "--n_samples", "2",
-               "--max_new_tokens", "160", "--batch_size", "1", "--save_steps", "1000"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert (result.stdout + result.stderr).count("rft: model written") == 2  # one line per process
-    assert len((tmp_path / "trajectories.jsonl").read_text().splitlines()) == 8  # sampled once, not twice
-    assert changed(weights(Path(DEFAULT_MODEL)), weights(tmp_path / "model"))
+    def launch(*args: str) -> str:
+        command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(REPO / "configs" /
+                   "accelerate-cpu.yaml"), "--main_process_port", str(free_port()), "-m", "spct.cli", "train", *args]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout + result.stderr
+
+    rft, grpo = tmp_path / "rft", tmp_path / "grpo"
+    log = launch("rft", "--out", str(rft), "--items", "8", "--n_samples", "2", "--max_new_tokens", "160",
+                 "--batch_size", "1", "--save_steps", "1000")
+    assert log.count("rft: model written") == 2  # one line per process
+    assert len((rft / "trajectories.jsonl").read_text().splitlines()) == 8  # sampled once, not twice
+    assert changed(weights(Path(DEFAULT_MODEL)), weights(rft / "model"))
+    log = launch("grpo", "--model", str(rft / "model"), "--out", str(grpo), "--items", "4", "--max_steps", "2",
+                 "--prompts_per_step", "1", "--max_completion_length", "64", "--temperature", "1.0")
+    assert log.count("grpo: model written") == 2
+    steps = [r["step"] for r in json.loads((grpo / "model" / "grpo.json").read_text())["log"]]
+    assert steps and max(steps) == 2  # (whether 2 steps move the weights is the single-process test's question)
