@@ -1,12 +1,16 @@
 #!/bin/bash
 # The SPCT stages of docs/results.md, from the embedded (warm-start) miniature GRM:
 #   RFT -> GRPO, GRPO without RFT (the ablation), the meta RM on the RFT trajectories, each GRM
-#   evaluated on the test split (greedy, voting@8, meta-RM voting@8), then the comparison.
+#   evaluated on the test split (greedy, voting@8, meta-RM voting@8); the baselines on the same
+#   items (Bradley-Terry, pairwise, LLM-as-a-judge); the ablations of RFT without hinted sampling
+#   and without principles (SFT on the same trajectories, greedy only, as the paper's ablations);
+#   then the comparison.
 #
 #   scripts/spct_stages.sh [RUN_DIR]        # default runs/spct
 #
 # Measured on one H100 (docs/results.md): RFT 54 s, GRPO 76 s, meta RM 50 s, each eval about a
-# minute. On 2 CPU cores expect hours: sampling dominates.
+# minute. On 2 CPU cores expect hours: sampling dominates. The baselines and ablations took
+# 4-10 min each on 2 CPU cores (docs/results.md).
 set -euo pipefail
 W=${1:-runs/spct}
 SHIP=$(python -c "from spct.grm import DEFAULT_MODEL; print(DEFAULT_MODEL)")
@@ -21,5 +25,28 @@ for stage in warm rft grpo grpo-norft; do
   spct miniature eval --model "$model" --run-dir "$W/$stage-eval" --doc "$W/$stage-eval/miniature.md" \
     --meta-rm "$W/meta-rm/model" --batch-size 64
 done
+for kind in bt pair judge; do
+  spct train baseline --kind $kind --trajectories "$W/rft/trajectories.jsonl" --items $RFT_ITEMS --out "$W/$kind"
+  spct miniature eval --model "$W/$kind/model" --run-dir "$W/$kind-eval" --doc "$W/$kind-eval/miniature.md"
+done
+# The ablations fine-tune on the RFT run's own trajectories: without hints, those minus the hinted ones
+# (the same unhinted draws a run with --hinted false samples); without principles, all of them.
+mkdir -p "$W/rft-nohint" "$W/rft-noprinciples"
+cp "$W/rft/trajectories.jsonl" "$W/rft-noprinciples/"
+python - "$W/rft/trajectories.jsonl" > "$W/rft-nohint/trajectories.jsonl" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    record = json.loads(line)
+    record["trajectories"] = [t for t in record["trajectories"] if not t["hinted"]]
+    print(json.dumps(record))
+EOF
+spct train rft --model "$SHIP" --out "$W/rft-nohint" --items $RFT_ITEMS --hinted false
+spct train rft --model "$SHIP" --out "$W/rft-noprinciples" --items $RFT_ITEMS --principles false
+for ablation in nohint noprinciples; do
+  spct miniature eval --model "$W/rft-$ablation/model" --k 1 --run-dir "$W/rft-$ablation-eval" \
+    --doc "$W/rft-$ablation-eval/miniature.md"
+done
 spct miniature compare "warm start=$W/warm-eval" "RFT=$W/rft-eval" "RFT + GRPO=$W/grpo-eval" \
-  "GRPO without RFT=$W/grpo-norft-eval" --doc docs/results.md
+  "GRPO without RFT=$W/grpo-norft-eval" "RFT without hints=$W/rft-nohint-eval" \
+  "RFT without principles=$W/rft-noprinciples-eval" "BT RM=$W/bt-eval" "pairwise RM=$W/pair-eval" \
+  "LLM-as-a-judge=$W/judge-eval" --doc docs/results.md
