@@ -4,6 +4,7 @@ as SPCT so that the table compares methods, not data.
     spct train baseline --kind bt --out runs/bt-rm        # Bradley-Terry: one logit per response
     spct train baseline --kind pair --out runs/pair-rm    # pairwise: P(Response 1 is better)
     spct train baseline --kind judge --trajectories runs/rft/trajectories.jsonl --out runs/judge
+    spct train baseline --kind cloud --out runs/cloud     # critique, then a Bradley-Terry value
 
 *bt*: the user's conversation with the response as the assistant turn, one logit, trained with
 TRL's RewardTrainer on (best, other) pairs of every item with n >= 2. A lone response (n = 1) has
@@ -13,6 +14,9 @@ items with one response (stored in the model's `baseline.json`).
 trained with binary cross-entropy on both orders of every (best, other) pair. A list of n
 responses is judged by every ordered pair (n (n - 1) forward passes); response i's reward is its
 expected number of wins. It cannot rate a lone response.
+*cloud*: critique-then-value in the manner of CLoud: the GRM `base` first writes its critique of
+the response alone (its single-response template, greedy, the score line removed), and the
+Bradley-Terry head reads the conversation, the response and that critique.
 *judge*: LLM-as-a-judge, generative like the GRM, but it names the best response's index in
 `\boxed{i}` instead of scoring each (SPEC.md 1). Its data are the GRM's RFT data: the accepted
 trajectories, their score line rewritten to the index of the best response, fine-tuned from `base`
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict
 from importlib import resources
 from itertools import permutations
@@ -40,7 +45,8 @@ from spct.train.baseline_config import BaselineConfig
 from spct.train.data import training_items
 from spct.train.heads import train_bce_head
 
-KINDS = ("bt", "pair", "judge")
+KINDS = ("bt", "pair", "judge", "cloud")
+View = Callable[[Item, int], Messages]  # what a one-response scalar RM reads of response i of an item
 JUDGE = PromptTemplate.load(resources.files("spct.templates") / "judge.jinja")
 _SCORE_LINE = re.compile(r"[#*\s]*Scores?[*\s]*:[^\n]*\s*$", re.IGNORECASE)
 
@@ -48,6 +54,26 @@ _SCORE_LINE = re.compile(r"[#*\s]*Scores?[*\s]*:[^\n]*\s*$", re.IGNORECASE)
 def answered(item: Item, response: int) -> Messages:
     """The BT RM's input: the conversation, then the response as the assistant's turn."""
     return [m.model_dump() for m in item.conversation] + [{"role": "assistant", "content": item.responses[response]}]
+
+
+def critiqued_by(grm: str, items: list[Item]) -> View:
+    """CLoud's input: `answered` followed by the GRM's critique of that response alone, all
+    critiques written up front in one batched greedy pass."""
+    from spct.grm import GRM
+
+    alone = [
+        Item(id=f"{it.id}#{i}", query=it.query, responses=[r]) for it in items for i, r in enumerate(it.responses)
+    ]
+    drawn = GRM(grm).draw(alone, 0, 1, temperature=0.0)
+    critique = {one.id: _SCORE_LINE.sub("", ss[0].text).strip() for one, ss in zip(alone, drawn)}
+
+    def view(item: Item, response: int) -> Messages:
+        return answered(item, response) + [
+            {"role": "user", "content": "Critique the response."},
+            {"role": "assistant", "content": critique[f"{item.id}#{response}"]},
+        ]
+
+    return view
 
 
 def shown_pair(item: Item, first: int, second: int) -> Messages:
@@ -77,9 +103,13 @@ def run(cfg: BaselineConfig) -> Path:
             cfg.base, examples, out, epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
             max_length=cfg.max_length, save_steps=cfg.save_steps, seed=cfg.seed, card=card, card_name="baseline.json",
         )
-    final = _train_bt(cfg, ranked, out, card)
+    view = answered if cfg.kind == "bt" else critiqued_by(cfg.base, items)
+    pairs = [{"chosen": view(it, it.best), "rejected": view(it, j)} for it in ranked for j in _others(it)]
+    if not pairs:
+        raise ValueError(f"{cfg.data}: no item with two or more responses and a 'best': nothing to rank")
+    final = _train_bt(cfg, pairs, out, card)
     if single := [it for it in items if it.rating is not None]:
-        logits = ScalarRM(str(final)).score_chats([answered(it, 0) for it in single])
+        logits = ScalarRM(str(final)).score_chats([view(it, 0) for it in single])
         path = final / "baseline.json"
         path.write_text(json.dumps(
             {**json.loads(path.read_text()), "threshold": fit_threshold(logits, [it.rating for it in single])}, indent=1
@@ -87,15 +117,13 @@ def run(cfg: BaselineConfig) -> Path:
     return final
 
 
-def _train_bt(cfg: BaselineConfig, ranked: list[Item], out: Path, card: dict) -> Path:
+def _train_bt(cfg: BaselineConfig, pairs: list[dict[str, Messages]], out: Path, card: dict) -> Path:
+    """TRL's RewardTrainer (the Bradley-Terry loss) on chosen/rejected chats."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
-    pairs = [{"chosen": answered(it, it.best), "rejected": answered(it, j)} for it in ranked for j in _others(it)]
-    if not pairs:
-        raise ValueError(f"{cfg.data}: no item with two or more responses and a 'best': nothing to rank")
     tokenizer = AutoTokenizer.from_pretrained(cfg.base)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -194,8 +222,9 @@ def rewards(model: str, items: list[Item]) -> list[list[float] | None]:
     if card["kind"] == "judge":
         return _judge_rewards(model, items)
     rm = ScalarRM(model)
-    if card["kind"] == "bt":
-        flat = iter(rm.score_chats([answered(it, i) for it in items for i in range(len(it.responses))]))
+    if card["kind"] in ("bt", "cloud"):
+        view = answered if card["kind"] == "bt" else critiqued_by(card["config"]["base"], items)
+        flat = iter(rm.score_chats([view(it, i) for it in items for i in range(len(it.responses))]))
         out = [[next(flat) for _ in it.responses] for it in items]
         if (cut := card.get("threshold")) is None:  # trained on no lone response: cannot rate one
             return [None if len(r) == 1 else r for r in out]
