@@ -136,16 +136,21 @@ def _train_bt(cfg: BaselineConfig, pairs: list[dict[str, Messages]], out: Path, 
         output_dir=str(out / "checkpoints"), num_train_epochs=cfg.epochs, per_device_train_batch_size=cfg.batch_size,
         learning_rate=cfg.learning_rate, lr_scheduler_type="cosine", warmup_steps=0.03, weight_decay=0.01,
         max_length=cfg.max_length, save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=1,
-        logging_steps=25, logging_first_step=True, seed=cfg.seed, use_cpu=not cuda, bf16=cuda, activation_checkpointing=False,
-        report_to="none",
+        logging_steps=25, logging_first_step=True, seed=cfg.seed, use_cpu=not cuda, bf16=cuda,
+        activation_checkpointing=False, report_to="none",
     )
     trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(pairs), processing_class=tokenizer)
     trainer.train(resume_from_checkpoint=any((out / "checkpoints").glob("checkpoint-*")) or None)
+    return _save(trainer, tokenizer, out, {**card, "examples": len(pairs)})
+
+
+def _save(trainer, tokenizer, out: Path, card: dict) -> Path:
+    """out/model: the weights, the tokenizer, and `baseline.json` (what it is, how it trained)."""
     final = out / "model"
     trainer.save_model(str(final))
     tokenizer.save_pretrained(final)
     log = [r for r in trainer.state.log_history if "loss" in r]
-    (final / "baseline.json").write_text(json.dumps({**card, "examples": len(pairs), "log": log}, indent=1))
+    (final / "baseline.json").write_text(json.dumps({**card, "log": log}, indent=1))
     return final
 
 
@@ -178,12 +183,7 @@ def _train_judge(cfg: BaselineConfig, ranked: dict[str, Item], out: Path, card: 
         model, tokenizer, examples, workdir=out / "checkpoints", epochs=cfg.epochs, batch_size=cfg.batch_size,
         learning_rate=cfg.learning_rate, seed=cfg.seed, max_length=cfg.max_length, save_steps=cfg.save_steps,
     )
-    final = out / "model"
-    trainer.save_model(str(final))
-    tokenizer.save_pretrained(final)
-    log = [r for r in trainer.state.log_history if "loss" in r]
-    (final / "baseline.json").write_text(json.dumps({**card, "examples": len(examples), "log": log}, indent=1))
-    return final
+    return _save(trainer, tokenizer, out, {**card, "examples": len(examples)})
 
 
 def _judge_rewards(model: str, items: list[Item], seed: int = 0) -> list[list[float] | None]:
