@@ -131,6 +131,33 @@ def score(
         raise typer.Exit(code=2)
 
 
+@app.command("serve")
+def serve_command(
+    model: Annotated[str, typer.Option(help="local folder, hub name, or served model name")] = DEFAULT_MODEL,
+    backend: Annotated[str, typer.Option(help="hf (in-process) or openai (any OpenAI-compatible server)")] = "hf",
+    base_url: Annotated[str, typer.Option(help="openai backend: server address")] = "http://127.0.0.1:8000/v1",
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    token: Annotated[str | None, typer.Option(envvar="SPCT_TOKEN", help="bearer token every call must send")] = None,
+    samples: Annotated[int, typer.Option("--samples", "-k", help="k of /get_reward")] = 1,
+    response_marker: Annotated[
+        str | None, typer.Option(help="/get_reward without prompts: the policy's assistant-turn marker to split at")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="seconds a request may wait for its judgments")] = 120.0,
+    max_items: Annotated[int, typer.Option(help="items per request")] = 64,
+    meta_rm: Annotated[str | None, typer.Option(help="a meta RM for strategy meta")] = None,
+    cache: Annotated[Path | None, typer.Option(help="SQLite cache of completions")] = None,
+) -> None:
+    """Serve the GRM over HTTP: /v1/score, /get_reward (OpenRLHF), /health, /metrics."""
+    from spct.serve.app import Limits, serve
+
+    backend_kwargs = {"base_url": base_url} if backend == "openai" else {}
+    grm = GRM(model, backend, meta_rm=meta_rm, cache=cache, **backend_kwargs)
+    console.print(f"serving {escape(model)} on http://{host}:{port} (OpenAPI at /docs)")
+    serve(grm, host, port, token=token, samples=samples, response_marker=response_marker,
+          limits=Limits(timeout=timeout, max_items=max_items))
+
+
 train = typer.Typer(help="SPCT training: rejective fine-tuning, rule-based GRPO, the meta RM.")
 app.add_typer(train, name="train")
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
