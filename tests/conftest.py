@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import random
 import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import torch
 
 from spct.backends import Completion, Sampling
+from spct.backends.local_server import free_port
 from spct.core import Principle, format_judgment
 from spct.miniature.tokenizer import tiny_causal_lm, train_tokenizer
 
@@ -66,3 +71,20 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, texts: list[str]) -
     tokenizer.save_pretrained(path)
     model.save_pretrained(path)
     return path
+
+
+@contextmanager
+def running(app) -> Iterator[str]:
+    """The base URL of an ASGI `app` served by uvicorn in a thread, stopped on exit."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -4,34 +4,15 @@ callers, validation, auth, limits, timeouts, OpenRLHF's /get_reward, metrics and
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
-import uvicorn
-from conftest import ScriptedJudge
+from conftest import ScriptedJudge, running
 
-from spct.backends.local_server import free_port
 from spct.grm import GRM
 from spct.serve.app import Limits, create_app, split_query
-
-
-@contextmanager
-def running(app) -> Iterator[str]:
-    """The base URL of `app` served by uvicorn in a thread, stopped on exit."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 class SlowJudge(ScriptedJudge):

@@ -158,6 +158,50 @@ def serve_command(
           limits=Limits(timeout=timeout, max_items=max_items))
 
 
+@app.command("best-of-n")
+def best_of_n_command(
+    input: Annotated[Path | None, typer.Argument(help="JSONL of items (query, responses); or use --query")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL of choices, for INPUT")] = None,
+    query: Annotated[str | None, typer.Option(help="one query")] = None,
+    candidate: Annotated[list[str] | None, typer.Option(help="a candidate answer (repeatable)")] = None,
+    policy: Annotated[str | None, typer.Option(help="sample the candidates from this causal LM instead")] = None,
+    n: Annotated[int, typer.Option(help="with --policy: candidates to sample")] = 8,
+    model: Annotated[str, typer.Option(help="the GRM")] = DEFAULT_MODEL,
+    samples: Annotated[int, typer.Option("--samples", "-k", help="sampled judgments per comparison")] = 1,
+    group_size: Annotated[int, typer.Option(help="candidates judged together; more run as a knockout")] = 8,
+) -> None:
+    """The candidate the GRM prefers, with its critique."""
+    from spct.backends.base import load_backend
+    from spct.downstream.best_of_n import best_of_n, sample_candidates
+
+    grm = GRM(model)
+    if input is None:
+        if query is None:
+            raise typer.BadParameter("give INPUT or --query", param_hint="--query")
+        candidates = sample_candidates(load_backend("hf", policy), query, n) if policy else list(candidate or [])
+        choice = best_of_n(grm, query, candidates, samples, group_size)
+        out = Console(soft_wrap=True)
+        for i, c in enumerate(candidates):
+            out.print(f"{'[bold green]*[/]' if i == choice.index else ' '} {i + 1}. {escape(c)}")
+        out.print(f"\n[bold]critique:[/] {escape(choice.critique)}" + ("" if choice.decided else "\n[yellow]a tie was "
+                  "broken by taking the first tied candidate[/]"))
+        return
+    if output is None:
+        raise typer.BadParameter("with INPUT, give --output", param_hint="--output")
+    errors = 0
+    with JsonlWriter(output, append=False) as writer:
+        for record in read_items(input):
+            if isinstance(record, InputError):
+                console.print(f"[red]skipped[/] {escape(str(record))}")
+                errors += 1
+                continue
+            choice = best_of_n(grm, record.query, record.responses, samples, group_size)
+            writer.write({"id": record.id, "index": choice.index, "candidate": choice.candidate,
+                          "critique": choice.critique, "decided": choice.decided})
+    if errors:
+        raise typer.Exit(code=2)
+
+
 train = typer.Typer(help="SPCT training: rejective fine-tuning, rule-based GRPO, the meta RM.")
 app.add_typer(train, name="train")
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}

@@ -106,3 +106,13 @@ def judgment_correct(judgment: Judgment, item: Item) -> bool:
     if item.rating is not None:
         return abs(judgment.rewards[0] / judgment.n_valid - item.rating) < 0.5
     raise ValueError(f"item {item.id}: no ground truth (best or rating) to judge correctness by")
+
+
+def normalised_rewards(judgment: Judgment, score_range: tuple[int, int]) -> list[float]:
+    """Each response's mean valid score mapped to [0, 1] (the template's lowest score to 0, its
+    highest to 1), for callers that want one comparable float per response (RL rewards); all 0
+    when no sample parsed."""
+    if judgment.rewards is None:
+        return [0.0] * judgment.n_responses
+    low, high = score_range
+    return [(r / judgment.n_valid - low) / (high - low) for r in judgment.rewards]

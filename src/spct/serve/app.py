@@ -33,6 +33,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from pydantic import BaseModel, Field, StringConstraints
 
 from spct.core.items import Item, Judgment, Message
+from spct.core.vote import normalised_rewards
 from spct.grm import GRM
 
 log = logging.getLogger("spct.serve")
@@ -77,6 +78,7 @@ class ScoreOut(BaseModel):
     ties: list[int]
     n_valid: int
     n_failed: int
+    score_range: tuple[int, int] = Field(description="lowest and highest score of one sample")
     samples: list[SampleOut] | None = None
 
 
@@ -166,14 +168,6 @@ def _sample_out(s) -> SampleOut:
     return SampleOut(principles=[p.text for p in s.principles], critique=s.critique, scores=s.scores, failure=s.failure)
 
 
-def normalised(judgment: Judgment, score_range: tuple[int, int]) -> float:
-    """The mean valid score of a single response mapped to [0, 1]; 0 when no sample parsed."""
-    if judgment.rewards is None:
-        return 0.0
-    low, high = score_range
-    return (judgment.rewards[0] / judgment.n_valid - low) / (high - low)
-
-
 def split_query(query: str, prompt: str | None, marker: str | None) -> tuple[str, str]:
     """(prompt, response) of one OpenRLHF query: cut off the prompt it was sent with, or split at
     the last `marker` (the policy's assistant-turn marker, e.g. "<|im_start|>assistant\\n")."""
@@ -251,8 +245,9 @@ def create_app(
         judgments = await judged(items, request.samples, request.strategy)
         return ScoreResponse(model=grm.backend.model_id, results=[
             ScoreOut(**j.model_dump(include={"id", "rewards", "best", "ties", "n_valid", "n_failed"}),
+                     score_range=grm.template_for(it).score_range,
                      samples=[_sample_out(s) for s in j.samples] if request.details else None)
-            for j in judgments
+            for j, it in zip(judgments, items)
         ])
 
     @app.post("/get_reward", response_model=RewardResponse, dependencies=[Depends(authorised)])
@@ -268,7 +263,7 @@ def create_app(
                 raise HTTPException(422, f"query.{i}: {e}") from None
             items.append(Item(id=str(i), query=prompt, responses=[response]))
         judgments = await judged(items, samples, None)
-        rewards = [normalised(j, grm.template_for(it).score_range) for j, it in zip(judgments, items)]
+        rewards = [normalised_rewards(j, grm.template_for(it).score_range)[0] for j, it in zip(judgments, items)]
         return RewardResponse(rewards=rewards, scores=rewards, extra_logs={
             "valid_samples": [float(j.n_valid) for j in judgments],
         })

@@ -1,0 +1,2 @@
+"""Using a GRM's judgments downstream: picking the best of N candidates, and revising an answer
+with the critique (the inference loop the paper leaves as future work, SPEC.md 7)."""

@@ -1,0 +1,87 @@
+"""Best-of-N (with a knockout beyond one group) and critique-guided revision, with a scripted
+judge; the miniature policy's revision rule; the CLI on the embedded model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ScriptedJudge
+from typer.testing import CliRunner
+
+from spct.cli import app
+from spct.core import Item
+from spct.downstream.best_of_n import best_of_n
+from spct.downstream.revision import final, revise
+from spct.grm import GRM
+from spct.miniature.policy import ArithmeticPolicy
+
+
+def test_best_of_n_runs_a_knockout_beyond_one_group():
+    judge = ScriptedJudge()
+    candidates = ["no", "nope", "bad", "worse", "meh", "right", "poor", "weak", "off"]
+    choice = best_of_n(GRM(backend=judge), "Which is right?", candidates, group_size=2)
+    # pairs of two wrong candidates tie (the judge gives both 2): the first goes on, and it is said
+    assert (choice.index, choice.candidate, choice.decided) == (5, "right", False)
+    # 9 -> 5 (four pairs judged, one bye) -> 3 -> 2 -> 1: 4 + 2 + 1 + 1 judgments
+    assert len(choice.rounds) == 8 and choice.critique == "checked"
+    one_group = best_of_n(GRM(backend=ScriptedJudge()), "q", candidates[:8])  # one group of 8
+    assert one_group.index == 5 and len(one_group.rounds) == 1 and one_group.decided
+    assert best_of_n(GRM(backend=ScriptedJudge()), "q", ["only"]).index == 0
+
+
+def test_a_tie_keeps_the_first_tied_candidate_and_says_so():
+    choice = best_of_n(GRM(backend=ScriptedJudge()), "q", ["no", "right", "right"])
+    assert choice.index == 1 and not choice.decided
+
+
+class Scripted:
+    """A policy whose answers and revisions are given in advance."""
+
+    def __init__(self, answers: list[str]):
+        self.answers = answers
+        self.critiques: list[str] = []
+
+    def answer(self, query: str) -> str:
+        return self.answers.pop(0)
+
+    def revise(self, query: str, answer: str, critique: str) -> str:
+        self.critiques.append(critique)
+        return self.answers.pop(0)
+
+
+def test_revision_keeps_an_answer_only_when_the_grm_score_rises_and_records_every_round():
+    grm = GRM(backend=ScriptedJudge())
+    policy = Scripted(["wrong", "right", "right"])  # the second revision changes nothing: stop
+    history = revise(grm, policy, "Is it right?", rounds=3)
+    assert [(r.answer, r.kept) for r in history] == [("wrong", True), ("right", True)]
+    assert final(history) == "right" and history[1].score == 1.0 > history[0].score
+    assert policy.critiques[0] == "- Says right\nchecked"  # the critique reaches the policy
+    worse = revise(grm, Scripted(["right", "wrong"]), "Is it right?", rounds=3)
+    assert [(r.answer, r.kept) for r in worse] == [("right", True), ("wrong", False)] and final(worse) == "right"
+
+
+def test_the_miniature_policy_adopts_the_value_the_critique_states():
+    item = Item(id="a", query="What is 6 ** 2 - 5?", responses=["It comes to 30."], rating=0,
+                meta={"family": "arithmetic", "facts": {"expr": "6 ** 2 - 5"}})
+    policy = ArithmeticPolicy([item])
+    assert policy.answer(item.query) == "It comes to 30."
+    assert policy.revise(item.query, "It comes to 30.", "6 ** 2 - 5 = 31.\nThe response says 30: wrong.") == \
+        "The answer is 31."
+    assert policy.revise(item.query, "It comes to 30.", "no value stated") == "It comes to 30."
+
+
+@pytest.mark.slow
+def test_best_of_n_cli_on_the_embedded_model(tmp_path: Path):
+    runner = CliRunner()
+    r = runner.invoke(app, ["best-of-n", "--query", "What is 47 + 38?", "--candidate", "It comes to 75.",
+                            "--candidate", "It comes to 85."])
+    assert r.exit_code == 0, r.output
+    assert "critique:" in r.output
+    items = tmp_path / "items.jsonl"
+    items.write_text(json.dumps({"id": "x", "query": "What is 2 + 3?", "responses": ["5", "6"]}) + "\n{bad\n")
+    r = runner.invoke(app, ["best-of-n", str(items), "-o", str(tmp_path / "out.jsonl")])
+    assert r.exit_code == 2  # the bad line is reported, the good one judged
+    (chosen,) = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert chosen["id"] == "x" and chosen["index"] in (0, 1) and chosen["candidate"] in ("5", "6")
