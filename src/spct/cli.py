@@ -3,6 +3,7 @@
     spct score examples/items.jsonl -o runs/examples.jsonl --samples 4 --show
     spct score in.jsonl -o out.jsonl --backend openai --base-url http://127.0.0.1:8000/v1 --model NAME
     spct score in.jsonl -o out.jsonl -k 32 --strategy adaptive --per-order 4 --cache runs/cache.sqlite
+    spct score in.jsonl -o out.parquet --ray --ray-workers 4
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ def score(
     lenient: Annotated[bool, typer.Option(help="the card's extractor: clip scores, accept [..]")] = False,
     resume: Annotated[bool, typer.Option(help="skip ids already in the output")] = False,
     show_judgments: Annotated[bool, typer.Option("--show", help="print every judgment in full")] = False,
+    ray: Annotated[bool, typer.Option("--ray", help="judge on a Ray cluster (a local one if none is running)")] = False,
+    ray_workers: Annotated[int, typer.Option(help="--ray: actors, each holding one GRM")] = 2,
 ) -> None:
     """Judge every item of INPUT and write one judgment per line to OUTPUT."""
     if strategy is not None and strategy not in STRATEGIES:
@@ -100,13 +103,13 @@ def score(
     if principles_file:
         principles += [ln.strip() for ln in principles_file.read_text().splitlines() if ln.strip()]
     backend_kwargs = {"base_url": base_url} if backend == "openai" else {"batch_size": batch_size}
-    grm = GRM(
-        model, backend, template=template, principles=principles, temperature=temperature, top_p=top_p,
+    grm_kwargs = dict(
+        model=model, backend=backend, template=template, principles=principles, temperature=temperature, top_p=top_p,
         max_new_tokens=max_new_tokens, seed=seed, lenient=lenient, per_order=per_order, cache=cache,
         meta_rm=meta_rm, **backend_kwargs,
     )
     options = {"strategy": strategy, "k_meta": k_meta, "confidence": confidence, "round_size": round_size}
-    skip = done_ids(output) if resume else set()
+    skip = done_ids(output) if resume and output.suffix != ".parquet" else set()
     items, errors = [], 0
     for record in read_items(input):
         if isinstance(record, InputError):
@@ -114,6 +117,15 @@ def score(
             errors += 1
         elif record.id not in skip:
             items.append(record)
+    if ray:
+        from spct.serve.ray_batch import score_on_ray
+
+        judged = score_on_ray(items, output, grm_kwargs=grm_kwargs, samples=samples, options=options,
+                              workers=ray_workers, batch_size=batch_size, append=resume)
+        console.print(f"{judged} judged on Ray, {len(skip)} already done, {errors} bad input records -> "
+                      f"{escape(str(output))}")
+        raise typer.Exit(code=2 if errors else 0)
+    grm = GRM(**grm_kwargs)
     by_id = {it.id: it for it in items}
     stdout = Console(soft_wrap=True)
     columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
