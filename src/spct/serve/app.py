@@ -9,9 +9,10 @@ Endpoints: `POST /v1/score` (items in, rewards and best index out; principles an
 `details`), `POST /get_reward` (OpenRLHF's remote reward model: one float per query), `GET /health`,
 `GET /metrics` (Prometheus) and the OpenAPI schema at `/openapi.json`.
 
-Concurrent requests meet in a micro-batcher: items that arrive within `max_wait` seconds of each
-other and share the same options (k, strategy) go to the model in one `score_batch` call, run in a
-worker thread so that the event loop keeps accepting requests. Every text is untrusted: pydantic
+Concurrent requests meet in a micro-batcher: items that share the same options (k, strategy) and
+arrive within `max_wait` seconds of each other, or while the model is busy with the previous batch,
+go to the model in one `score_batch` call. One call runs at a time, in a worker thread, so that the
+event loop keeps accepting requests. Every text is untrusted: pydantic
 bounds the sizes, errors name the field, and a failure inside the model returns a 500 with no
 stack trace (the trace goes to the log).
 """
@@ -117,6 +118,7 @@ class Batcher:
     max_batch: int = 32
     queues: dict[tuple, list[_Waiting]] = field(default_factory=dict)
     tasks: set[asyncio.Task] = field(default_factory=set)
+    model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def judge(self, items: list[Item], samples: int, strategy: str | None) -> list[Judgment]:
         key = (samples, strategy)
@@ -133,16 +135,17 @@ class Batcher:
         deadline = time.monotonic() + self.max_wait
         while time.monotonic() < deadline and sum(len(w.items) for w in self.queues[key]) < self.max_batch:
             await asyncio.sleep(self.max_wait / 4)
-        batch = self.queues.pop(key)
-        items = [it for w in batch for it in w.items]
-        self.metrics.batch_items.observe(len(items))
-        try:
-            judgments = await asyncio.to_thread(self.grm.score_batch, items, key[0], key[1])
-        except Exception as e:  # every caller of the batch gets the error; the server goes on
-            for w in batch:
-                if not w.future.done():
-                    w.future.set_exception(e)
-            return
+        async with self.model_lock:  # one model call at a time; callers arriving meanwhile join this batch
+            batch = self.queues.pop(key)
+            items = [it for w in batch for it in w.items]
+            self.metrics.batch_items.observe(len(items))
+            try:
+                judgments = await asyncio.to_thread(self.grm.score_batch, items, key[0], key[1])
+            except Exception as e:  # every caller of the batch gets the error; the server goes on
+                for w in batch:
+                    if not w.future.done():
+                        w.future.set_exception(e)
+                return
         start = 0
         for w in batch:
             if not w.future.done():  # a caller that timed out has gone
