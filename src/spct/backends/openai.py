@@ -3,6 +3,12 @@
 Servers that ignore `n` answer with one choice; the missing samples are then requested one by one.
 Sample i of prompt j is seeded `seed + j * n + i`, so that identical prompts (the k samples of a
 single response all share one prompt) still get k different samples.
+
+Faults: the openai client retries timeouts, dropped connections, 429 and 5xx with exponential
+backoff (`max_retries`); a request that still fails raises a `BackendError` naming the server and
+the fault, and after `circuit_after` such failures in a row the backend stops sending (the
+circuit opens) so that a dead server costs one error, not the retry budget of every request left.
+A choice with no content is an empty completion: a parse failure, counted, not a crash.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ class OpenAIBackend:
         timeout: float = 120.0,
         max_retries: int = 4,
         extra_body: dict | None = None,
+        circuit_after: int = 3,
     ):
         self.model_id = model
         self.base_url = base_url
@@ -36,6 +43,14 @@ class OpenAIBackend:
         self.max_retries = max_retries
         self.extra_body = extra_body
         self.ignores_n = False  # learnt from the first answer with fewer choices than asked
+        self.circuit_after = circuit_after
+        self.failures_in_a_row = 0
+
+    def _failed(self, message: str) -> BackendError:
+        """Count a request that failed for good (its retries spent): after `circuit_after` in a row,
+        later requests fail at once instead of each waiting through its own retries."""
+        self.failures_in_a_row += 1
+        return BackendError(message)
 
     def generate(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[Completion]]:
         """Synchronous wrapper for scripts; async code must await `agenerate` instead."""
@@ -82,6 +97,11 @@ class OpenAIBackend:
         seed_offset: int,
     ) -> list[Completion]:
         async with slots:
+            if self.failures_in_a_row >= self.circuit_after:
+                raise BackendError(
+                    f"the server at {self.base_url} failed {self.failures_in_a_row} requests in a row; "
+                    "not sending more (circuit open): check it, then rerun with --resume"
+                )
             try:
                 response = await client.chat.completions.create(
                     model=self.model_id,
@@ -94,10 +114,18 @@ class OpenAIBackend:
                     extra_body=self.extra_body,
                 )
             except openai.APIConnectionError as e:  # also timeouts; raised once the retries are spent
-                raise BackendError(
+                raise self._failed(
                     f"cannot reach the OpenAI-compatible server at {self.base_url} "
                     f"after {self.max_retries} retries ({e}); start it or pass the right base_url"
                 ) from e
+            except openai.APIStatusError as e:  # 429 and 5xx were retried with backoff by the client
+                raise self._failed(
+                    f"the server at {self.base_url} answered HTTP {e.status_code} "
+                    f"(after {self.max_retries} retries where retryable): {str(e)[:200]}"
+                ) from e
+            except (openai.APIResponseValidationError, ValueError) as e:  # a body that is not the API's JSON
+                raise self._failed(f"the server at {self.base_url} sent a malformed answer: {str(e)[:200]}") from e
+        self.failures_in_a_row = 0
         choices = response.choices
         # usage counts all choices together: share it out so that the counts still sum to the total
         if response.usage is None:
