@@ -33,6 +33,25 @@ def test_bad_records_are_reported_and_the_rest_read(tmp_path):
     assert ":8: field 'id': 'a' appears more than once" in errors[5]
 
 
+def test_over_long_texts_and_bad_conversations_are_named_by_line_and_field(tmp_path):
+    path = tmp_path / "in.jsonl"
+    lines = [
+        {"id": "long", "query": "q", "responses": ["ok", "x" * 50]},
+        {"id": "turn", "query": [{"role": "user", "content": "y" * 50}], "responses": ["a"]},
+        {"id": "role", "query": [{"role": "robot", "content": "hi"}], "responses": ["a"]},
+        {"id": "last", "query": [{"role": "assistant", "content": "hi"}], "responses": ["a"]},
+        {"id": "fine", "query": "q", "responses": ["a"]},
+    ]
+    path.write_text("\n".join(json.dumps(line) for line in lines))
+    records = list(read_items(path, max_chars=40))
+    errors = [str(r) for r in records if isinstance(r, InputError)]
+    assert [r.id for r in records if not isinstance(r, InputError)] == ["fine"]
+    assert ":1 (id 'long'): field 'responses.1': 50 characters, over the limit of 40" in errors[0]
+    assert ":2 (id 'turn'): field 'query.0.content'" in errors[1]
+    assert ":3 (id 'role'): field 'query" in errors[2] and "role" in errors[2]
+    assert ":4 (id 'last')" in errors[3] and "user turn" in errors[3]
+
+
 def test_resume_drops_a_cut_off_last_line(tmp_path):
     path = tmp_path / "out.jsonl"
     with JsonlWriter(path, append=False) as w:

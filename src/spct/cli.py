@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Annotated
 
@@ -219,6 +220,15 @@ app.add_typer(train, name="train")
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
 
+def _disk_full(e: BaseException | None) -> bool:
+    """Whether `e` or what caused it is a full disk: torch and safetensors wrap the OS error."""
+    while e is not None:
+        if (isinstance(e, OSError) and e.errno == errno.ENOSPC) or "No space left on device" in str(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def _train(ctx: typer.Context, config_class: type, module: str) -> None:
     """Every field of the stage's config dataclass is a flag (`--help` lists them with their
     help), and `--config FILE.yaml` sets any of them; flags win over the file."""
@@ -227,7 +237,18 @@ def _train(ctx: typer.Context, config_class: type, module: str) -> None:
     from trl import TrlParser
 
     (cfg,) = TrlParser((config_class,), prog=f"spct train {ctx.info_name}").parse_args_and_config(ctx.args)
-    path = importlib.import_module(module).run(cfg)
+    try:
+        path = importlib.import_module(module).run(cfg)
+    except InputError as e:  # bad training data: stopped before any compute, the record named
+        console.print(f"[red]{ctx.info_name}: bad training data:[/] {escape(str(e))}")
+        raise typer.Exit(code=2) from None
+    except Exception as e:
+        if not _disk_full(e):
+            raise
+        console.print(f"[red]{ctx.info_name}: the disk is full[/] writing under {escape(str(cfg.out))} "
+                      f"({escape(str(e))[:200]}); free space (or pick another --out) and rerun: it resumes from the "
+                      "last checkpoint")
+        raise typer.Exit(code=1) from None
     console.print(f"{ctx.info_name}: model written to {path}")
 
 

@@ -24,7 +24,20 @@ def _describe(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def read_items(path: str | Path) -> Iterator[Item | InputError]:
+MAX_CHARS = 200_000  # per text (the query, a turn of it, a response): far beyond any model's context
+
+
+def _too_long(item: Item, limit: int) -> str | None:
+    """The first text over `limit` characters, as a field path; a model would only see it truncated."""
+    texts = [("query", item.query)] if isinstance(item.query, str) else [
+        (f"query.{i}.content", m.content) for i, m in enumerate(item.query)
+    ]
+    texts += [(f"responses.{i}", r) for i, r in enumerate(item.responses)]
+    return next((f"field '{name}': {len(t):,} characters, over the limit of {limit:,}"
+                 for name, t in texts if len(t) > limit), None)
+
+
+def read_items(path: str | Path, max_chars: int = MAX_CHARS) -> Iterator[Item | InputError]:
     """Every record of a JSONL file as an Item, or an InputError for a bad one (and go on)."""
     seen: set[str] = set()
     with open(path, "rb") as f:
@@ -44,6 +57,9 @@ def read_items(path: str | Path) -> Iterator[Item | InputError]:
                 else:
                     rid = _record_id(line)
                     yield InputError(f"{path}:{lineno}{f' (id {rid!r})' if rid else ''}: {_describe(e)}")
+                continue
+            if too_long := _too_long(item, max_chars):
+                yield InputError(f"{path}:{lineno} (id {item.id!r}): {too_long}")
                 continue
             if item.id in seen:
                 yield InputError(f"{path}:{lineno}: field 'id': {item.id!r} appears more than once")
