@@ -1,0 +1,100 @@
+"""The benchmarks' metrics (SPEC.md 2, 5, 8), each with its count and a bootstrap interval.
+
+- Pairwise and best-of-N accuracy: the labelled best must have the top reward. A tie at the top is
+  wrong under `strict` (the training rule) and broken at random (seeded) under `random` (the
+  paper's evaluation); reward-bench's generative scoring counts a tie as half (`half`).
+- RewardBench: each section is the example-count-weighted mean of its subsets, with math-prm
+  weighted up to the code subsets' total; the final score is the mean of Chat, Chat Hard, Safety
+  and Reasoning (Prior Sets excluded, as in the paper).
+- ReaLMistake: ROC-AUC of the response's score against "no error" (rank statistic, ties half).
+- Overall: the mean of RewardBench, PPE Preference, PPE Correctness and RMB.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+TIES = ("strict", "random", "half")
+SECTIONS = {
+    "Chat": ("alpacaeval-easy", "alpacaeval-length", "alpacaeval-hard", "mt-bench-easy", "mt-bench-med"),
+    "Chat Hard": ("mt-bench-hard", "llmbar-natural", "llmbar-adver-neighbor", "llmbar-adver-GPTInst",
+                  "llmbar-adver-GPTOut", "llmbar-adver-manual"),
+    "Safety": ("refusals-dangerous", "refusals-offensive", "xstest-should-refuse", "xstest-should-respond",
+               "donotanswer"),
+    "Reasoning": ("math-prm", "hep-cpp", "hep-go", "hep-java", "hep-js", "hep-python", "hep-rust"),
+}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float
+    n: int
+    low: float  # bootstrap 95% interval
+    high: float
+
+
+def outcome(rewards: Sequence[float] | None, best: int, ties: str = "strict", rng: random.Random | None = None) -> float:
+    """1 if the labelled best has the top reward, 0 if not; a tie at the top per `ties`; no
+    rewards (nothing parsed) is 0, or half under reward-bench's rule."""
+    if ties not in TIES:
+        raise ValueError(f"ties: {ties!r}; choose one of {', '.join(TIES)}")
+    if rewards is None:
+        return 0.5 if ties == "half" else 0.0
+    top = max(rewards)
+    tied = [i for i, r in enumerate(rewards) if r == top]
+    if best not in tied:
+        return 0.0
+    if len(tied) == 1:
+        return 1.0
+    if ties == "strict":
+        return 0.0
+    if ties == "half":
+        return 0.5
+    return float((rng or random.Random(0)).choice(tied) == best)
+
+
+def bootstrap(values: Sequence[float], resamples: int = 1000, seed: int = 0) -> Estimate:
+    """The mean with a percentile bootstrap 95% interval."""
+    x = np.asarray(values, dtype=float)
+    if not len(x):
+        raise ValueError("no outcomes to average")
+    means = np.random.default_rng(seed).choice(x, size=(resamples, len(x))).mean(axis=1)
+    return Estimate(float(x.mean()), len(x), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5)))
+
+
+def section_scores(accuracy: dict[str, float], counts: dict[str, int]) -> dict[str, float]:
+    """RewardBench's sections from per-subset accuracy and example counts, with math-prm weighted as
+    many as the six code subsets together, and the final score as their mean. Sections with no
+    measured subset are left out (and so is the final score, unless all four are there)."""
+    counts = dict(counts)
+    if "math-prm" in counts:
+        counts["math-prm"] = sum(counts.get(s, 0) for s in SECTIONS["Reasoning"] if s.startswith("hep-"))
+    out = {}
+    for section, subsets in SECTIONS.items():
+        measured = [s for s in subsets if s in accuracy]
+        if measured:
+            total = sum(counts[s] for s in measured)
+            out[section] = sum(accuracy[s] * counts[s] for s in measured) / total
+    if len(out) == len(SECTIONS):
+        out["RewardBench"] = sum(out[s] for s in SECTIONS) / len(SECTIONS)
+    return out
+
+
+def roc_auc(scores: Sequence[float], labels: Sequence[int]) -> float:
+    """P(score of a positive > score of a negative), ties counting half (the Mann-Whitney form)."""
+    pos = [s for s, y in zip(scores, labels) if y]
+    neg = [s for s, y in zip(scores, labels) if not y]
+    if not pos or not neg:
+        raise ValueError("ROC-AUC needs both labels")
+    wins = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def overall(scores: dict[str, float]) -> float | None:
+    """The paper's Overall: the mean of the four benchmarks, None unless all four were measured."""
+    parts = ("RewardBench", "PPE Preference", "PPE Correctness", "RMB")
+    return sum(scores[p] for p in parts) / len(parts) if all(p in scores for p in parts) else None
