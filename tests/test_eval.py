@@ -95,3 +95,33 @@ def test_roc_auc_and_bootstrap():
         roc_auc([0.1], [1])
     est = bootstrap([1, 0, 1, 1, 0, 1, 1, 1])
     assert est.n == 8 and est.value == 0.75 and est.low <= 0.75 <= est.high and est.high - est.low > 0.2
+
+
+def test_spct_eval_writes_the_table_and_resumes_from_its_judgments(tmp_path: Path):
+    from conftest import ScriptedJudge
+
+    from spct.eval.run import run
+
+    judge = ScriptedJudge()
+    results = run(["rmb", "realmistake"], judge, [1, 2, 4], DATA, tmp_path, limit=3)
+    rmb_rows = results["benchmarks"]["rmb"]
+    assert set(rmb_rows) == {"greedy", "voting@1", "voting@2", "voting@4"}
+    assert rmb_rows["greedy"]["n"] == 12 and len(rmb_rows["greedy"]["subsets"]) == 4  # 3 per part
+    # the scripted judge gives every response 2 (none says 'right'): ties, broken at random
+    assert 0.0 <= rmb_rows["voting@4"]["score"] <= 1.0
+    assert results["benchmarks"]["realmistake"]["greedy"]["metric"] == "ROC-AUC"
+    assert (tmp_path / "results.md").read_text().startswith("| model | strategy | rmb | realmistake |")
+    assert (tmp_path / "results.png").stat().st_size > 0
+    calls = len(judge.calls)
+    again = run(["rmb", "realmistake"], judge, [1, 2, 4], DATA, tmp_path, limit=3)
+    assert len(judge.calls) == calls and again["benchmarks"]["rmb"]["greedy"]["n"] == 12  # all read back
+
+
+def test_hh_rlhf_and_realmistake_load_from_the_real_files():
+    from spct.eval.benchmarks import hh_rlhf, realmistake
+
+    hh = hh_rlhf.load(DATA)
+    assert 2_300 <= len(hh) <= 2_312 and all(it.conversation[-1].role == "user" for it in hh[:50])
+    mistakes = realmistake.load(DATA)  # read from the zip in memory, nothing written
+    assert len(mistakes) == 900 and {it.rating for it in mistakes} == {0, 1}
+    assert Counter(it.meta["model"] for it in mistakes) == {"gpt-4-0613": 420, "Llama-2-70b-chat-hf": 480}

@@ -215,6 +215,29 @@ def best_of_n_command(
         raise typer.Exit(code=2)
 
 
+@app.command("eval")
+def eval_command(
+    benchmarks: Annotated[list[str], typer.Argument(help="rewardbench, rmb, hh-rlhf, realmistake, miniature")],
+    model: Annotated[str, typer.Option(help="local folder, hub name, or served model name")] = DEFAULT_MODEL,
+    backend: Annotated[str, typer.Option(help="hf (in-process) or openai (any OpenAI-compatible server)")] = "hf",
+    base_url: Annotated[str, typer.Option(help="openai backend: server address")] = "http://127.0.0.1:8000/v1",
+    samples: Annotated[str, typer.Option(help="k values of voting, comma-separated; 1 alone: greedy only")] = "1,2,4,8",
+    data: Annotated[Path, typer.Option(help="folder of the benchmark files")] = Path("../shared/data"),
+    out: Annotated[Path, typer.Option(help="judgments (resumable) and results")] = Path("runs/eval"),
+    limit: Annotated[int | None, typer.Option(help="items per subset (the same ones every run)")] = None,
+    batch_size: Annotated[int, typer.Option(help="items per backend call")] = 8,
+    max_new_tokens: Annotated[int, typer.Option()] = 512,
+) -> None:
+    """The paper's table for one model: results.json, results.md and results.png under OUT."""
+    from spct.backends.base import load_backend
+    from spct.eval.run import run
+
+    ks = sorted({int(k) for k in samples.split(",")})
+    engine = load_backend(backend, model, **({"base_url": base_url} if backend == "openai" else {"batch_size": batch_size}))
+    run(benchmarks, engine, ks, data, out, limit=limit, batch_size=batch_size, max_new_tokens=max_new_tokens)
+    Console().print((out / "results.md").read_text())
+
+
 train = typer.Typer(help="SPCT training: rejective fine-tuning, rule-based GRPO, the meta RM.")
 app.add_typer(train, name="train")
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}

@@ -25,14 +25,16 @@ from spct.miniature.world import generate
 from spct.scaling.curves import SUBSETS, meta_at, vote_at
 
 
-def _judge(
-    backend: Backend, items: list[Item], samples: int, temperature: float, path: Path, batch_size: int
+def judge_to(
+    backend: Backend, items: list[Item], samples: int, temperature: float, path: Path, batch_size: int,
+    max_new_tokens: int = 256,
 ) -> dict[str, Judgment]:
-    """Judgments of `items`, read back from `path` where a previous run left them."""
+    """Judgments of `items`, read back from `path` where a previous run left them (and written as
+    they finish, so that a rerun resumes)."""
     done = done_ids(path)
     todo = [it for it in items if it.id not in done]
     with JsonlWriter(path, append=True) as writer:
-        grm = GRM(backend=backend, temperature=temperature, max_new_tokens=256)  # the model's own templates
+        grm = GRM(backend=backend, temperature=temperature, max_new_tokens=max_new_tokens)  # the model's own templates
         for j in grm.score_items(todo, samples=samples, batch_size=batch_size):
             writer.write(j)
     return {
@@ -61,8 +63,8 @@ def evaluate(
         (run / "rows.json").write_text(json.dumps(rows, indent=1))
         return rows, time.monotonic() - start
     backend = load_backend("hf", model, batch_size=batch_size)
-    greedy = _judge(backend, test, 1, 0.0, run / "greedy.jsonl", batch_size)
-    sampled = _judge(backend, test, k, 0.5, run / f"sampled-k{k}.jsonl", batch_size)
+    greedy = judge_to(backend, test, 1, 0.0, run / "greedy.jsonl", batch_size)
+    sampled = judge_to(backend, test, k, 0.5, run / f"sampled-k{k}.jsonl", batch_size)
     if meta_rm:
         from spct.scaling.meta_rm import MetaRM
 

@@ -6,6 +6,7 @@ see `GRM.draw`)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 from spct.core.items import Item, Judgment
 from spct.core.vote import judgment_correct, vote
@@ -14,13 +15,17 @@ from spct.scaling.strategies import decided, keep_top
 SUBSETS = 16  # random subsets averaged per k below the pass's k, to cut the variance of the curve
 
 
-def vote_at(judgment: Judgment, item: Item, k: int, rng: random.Random, subsets: int = SUBSETS) -> float:
-    """Accuracy of voting over k of the judgment's samples, averaged over random subsets."""
+def vote_at(
+    judgment: Judgment, item: Item, k: int, rng: random.Random, subsets: int = SUBSETS,
+    rule: Callable[[Judgment, Item], float] = judgment_correct,
+) -> float:
+    """Accuracy of voting over k of the judgment's samples, averaged over random subsets; `rule`
+    scores one voted judgment (default: strict correctness)."""
     samples = judgment.samples
     if k >= len(samples):
-        return float(judgment_correct(judgment, item))
+        return float(rule(judgment, item))
     n = len(item.responses)
-    return sum(judgment_correct(vote(item.id, n, rng.sample(samples, k)), item) for _ in range(subsets)) / subsets
+    return sum(rule(vote(item.id, n, rng.sample(samples, k)), item) for _ in range(subsets)) / subsets
 
 
 def meta_at(judgment: Judgment, item: Item, k: int, rng: random.Random, subsets: int = SUBSETS) -> float:
