@@ -212,3 +212,20 @@ def test_accelerate_launch_runs_rft_then_grpo_on_two_cpu_processes(tmp_path: Pat
     assert log.count("grpo: model written") == 2
     steps = [r["step"] for r in json.loads((grpo / "model" / "grpo.json").read_text())["log"]]
     assert steps and max(steps) == 2  # (whether 2 steps move the weights is the single-process test's question)
+
+
+@pytest.mark.slow
+def test_the_meta_rm_ranks_a_correct_judgment_above_an_incorrect_one_after_training(tmp_path: Path):
+    from spct.scaling.meta_rm import meta_messages
+    from spct.train.heads import train_bce_head
+
+    item = Item(id="m", query="What is 47 + 38?", responses=["It comes to 85.", "It comes to 75."], best=0)
+    right = Sample(order=[0, 1], text=format_judgment([Principle(text="Correct sum", weight=100)],
+                                                      "47 + 38 = 85. Response 1 says 85: correct.", [9, 2]))
+    wrong = Sample(order=[0, 1], text=format_judgment([Principle(text="Correct sum", weight=100)],
+                                                      "47 + 38 = 75. Response 2 says 75: correct.", [2, 9]))
+    examples = [(meta_messages(item, right), 1), (meta_messages(item, wrong), 0)] * 8
+    model = train_bce_head(DEFAULT_MODEL, examples, tmp_path, epochs=3, batch_size=4, learning_rate=1e-3,
+                           max_length=512, save_steps=1000, seed=0, card={}, card_name="meta_rm.json")
+    correct_score, wrong_score = MetaRM(str(model)).score([(item, right), (item, wrong)])
+    assert correct_score > wrong_score
