@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from spct.cli import app
+from spct.train.checkpoints import resume_point
 
 TRAIN = [sys.executable, "-m", "spct.cli", "train", "baseline", "--kind", "bt", "--batch_size", "2"]
 
@@ -34,8 +35,8 @@ def test_a_killed_training_run_resumes_from_its_last_checkpoint_at_that_step(tmp
     job.send_signal(signal.SIGKILL)
     job.wait()
     assert not (out / "model").exists(), "the run finished before it could be killed"
-    time.sleep(0.2)
-    (kept,) = [int(p.name.split("-")[1]) for p in (out / "checkpoints").glob("checkpoint-*")]  # save_total_limit 1
+    # a kill between saving one checkpoint and deleting the last leaves two; mid-save, the newest is incomplete
+    kept = int(Path(resume_point(out / "checkpoints")).name.split("-")[1])
     rerun = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     log = rerun.stdout + rerun.stderr
@@ -43,6 +44,15 @@ def test_a_killed_training_run_resumes_from_its_last_checkpoint_at_that_step(tmp
     total = int(re.search(r"Total optimization steps = (\d+)", log).group(1))
     card = json.loads((out / "model" / "baseline.json").read_text())
     assert total > kept and card["log"]
+
+
+def test_resume_skips_a_checkpoint_cut_off_mid_save(tmp_path: Path):
+    for step, complete in ((3, True), (6, True), (9, False)):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        if complete:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    assert resume_point(tmp_path) == str(tmp_path / "checkpoint-6")
+    assert resume_point(tmp_path / "nothing") is None
 
 
 @pytest.mark.slow

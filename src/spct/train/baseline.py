@@ -42,6 +42,7 @@ from spct.core.vote import is_correct, sample_orders
 from spct.scaling.meta_rm import META_PROMPT
 from spct.scaling.scalar import Messages, ScalarRM
 from spct.train.baseline_config import BaselineConfig
+from spct.train.checkpoints import resume_point
 from spct.train.data import training_items
 from spct.train.heads import train_bce_head
 
@@ -140,7 +141,7 @@ def _train_bt(cfg: BaselineConfig, pairs: list[dict[str, Messages]], out: Path, 
         activation_checkpointing=False, report_to="none",
     )
     trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(pairs), processing_class=tokenizer)
-    trainer.train(resume_from_checkpoint=any((out / "checkpoints").glob("checkpoint-*")) or None)
+    trainer.train(resume_from_checkpoint=resume_point(out / "checkpoints"))
     return _save(trainer, tokenizer, out, {**card, "examples": len(pairs)})
 
 

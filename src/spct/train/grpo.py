@@ -21,6 +21,7 @@ from pathlib import Path
 from spct.core.items import Item
 from spct.core.vote import is_correct, make_sample, sample_orders
 from spct.grm import Templates
+from spct.train.checkpoints import resume_point
 from spct.train.data import training_items
 from spct.train.grpo_config import GRPOConfig
 
@@ -111,7 +112,7 @@ def run(cfg: GRPOConfig) -> Path:
         model=model, reward_funcs=[reward], args=args, processing_class=tokenizer,
         train_dataset=Dataset.from_list(prompts(items, templates, cfg.seed)),
     )
-    trainer.train(resume_from_checkpoint=any((out / "checkpoints").glob("checkpoint-*")) or None)
+    trainer.train(resume_from_checkpoint=resume_point(out / "checkpoints"))
     final = out / "model"
     trainer.save_model(str(final))  # the main process writes, whatever the distribution
     if trainer.accelerator.is_main_process:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from spct.scaling.scalar import Messages
+from spct.train.checkpoints import resume_point
 
 
 def train_bce_head(
@@ -62,7 +63,7 @@ def train_bce_head(
         model=model, args=args, train_dataset=Dataset.from_list(rows),
         data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
     )
-    trainer.train(resume_from_checkpoint=any((out / "checkpoints").glob("checkpoint-*")) or None)
+    trainer.train(resume_from_checkpoint=resume_point(out / "checkpoints"))
     final = out / "model"
     trainer.save_model(str(final))  # the main process writes, whatever the distribution
     if trainer.accelerator.is_main_process:

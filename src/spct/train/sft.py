@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from spct.train.checkpoints import resume_point
+
 
 def sft(
     model,
@@ -53,6 +55,5 @@ def sft(
         train_sampling_strategy="group_by_length",  # less padding: trainer steps were 1.5x a raw forward-backward
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tokenizer)
-    resume = save_steps is not None and any(Path(workdir).glob("checkpoint-*"))
-    trainer.train(resume_from_checkpoint=resume or None)
+    trainer.train(resume_from_checkpoint=resume_point(workdir) if save_steps is not None else None)
     return trainer
