@@ -95,3 +95,9 @@ def test_baseline_trains_a_few_steps_and_judges_the_test_split(kind: str, tmp_pa
     assert overall["items"] == judged and 0.0 <= overall["greedy"] <= 1.0
     table = compare({kind: tmp_path / "eval"}, tmp_path / "results.md")
     assert "vote@8" not in table[0] and table[0]["greedy"] == overall["greedy"]
+    from spct.eval.run import run as eval_run  # `spct eval --model <baseline>`: one "scalar" row
+
+    results = eval_run(["miniature"], None, [1], tmp_path, tmp_path / "spct-eval", model=str(model), limit=4)
+    row = results["benchmarks"]["miniature"]["scalar"]
+    assert row["n"] + row["unjudged"] == 16 and row["n"] > 0 and 0.0 <= row["score"] <= 1.0
+    assert "| model | strategy | miniature |" in (tmp_path / "spct-eval" / "results.md").read_text()

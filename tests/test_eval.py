@@ -103,7 +103,7 @@ def test_spct_eval_writes_the_table_and_resumes_from_its_judgments(tmp_path: Pat
     from spct.eval.run import run
 
     judge = ScriptedJudge()
-    results = run(["rmb", "realmistake"], judge, [1, 2, 4], DATA, tmp_path, limit=3)
+    results = run(["rmb", "realmistake"], judge, [1, 2, 4], DATA, tmp_path, model="scripted", limit=3)
     rmb_rows = results["benchmarks"]["rmb"]
     assert set(rmb_rows) == {"greedy", "voting@1", "voting@2", "voting@4"}
     assert rmb_rows["greedy"]["n"] == 12 and len(rmb_rows["greedy"]["subsets"]) == 4  # 3 per part
@@ -113,7 +113,7 @@ def test_spct_eval_writes_the_table_and_resumes_from_its_judgments(tmp_path: Pat
     assert (tmp_path / "results.md").read_text().startswith("| model | strategy | rmb | realmistake |")
     assert (tmp_path / "results.png").stat().st_size > 0
     calls = len(judge.calls)
-    again = run(["rmb", "realmistake"], judge, [1, 2, 4], DATA, tmp_path, limit=3)
+    again = run(["rmb", "realmistake"], judge, [1, 2, 4], DATA, tmp_path, model="scripted", limit=3)
     assert len(judge.calls) == calls and again["benchmarks"]["rmb"]["greedy"]["n"] == 12  # all read back
 
 
@@ -125,3 +125,86 @@ def test_hh_rlhf_and_realmistake_load_from_the_real_files():
     mistakes = realmistake.load(DATA)  # read from the zip in memory, nothing written
     assert len(mistakes) == 900 and {it.rating for it in mistakes} == {0, 1}
     assert Counter(it.meta["model"] for it in mistakes) == {"gpt-4-0613": 420, "Llama-2-70b-chat-hf": 480}
+
+
+def test_ppe_loads_its_published_formats(tmp_path: Path):
+    """PPE is not in ../shared/data: files written in the hub's columns, one per supported format."""
+    from spct.eval.benchmarks import ppe
+
+    pref = tmp_path / "ppe" / "preference"
+    pref.mkdir(parents=True)
+    pd.DataFrame({"question_id": ["q1", "q2", "q3", "q4"], "prompt": ["p1", "p2", "p3", "p4"],
+                  "response_1": ["a1", "a2", "a3", "a4"], "response_2": ["b1", "b2", "b3", "b4"],
+                  "winner": ["model_a", "model_b", "tie", "tie (bothbad)"], "language": ["English"] * 4}
+                 ).to_parquet(pref / "test-00000-of-00001.parquet")
+    items = ppe.load_preference(tmp_path)
+    assert [it.id for it in items] == ["ppe-pref-q1", "ppe-pref-q2"]  # ties have no right answer
+    assert [it.responses[it.best] for it in items] == ["a1", "b2"]
+    row = {"question_id": 7, "model_name": "gpt", "prompt": "2+2?", "response_1": "4", "response_2": "5",
+           "response_3": "four", "scores": [True, False, True], "sampled_conflict_pairs": [[0, 1], [1, 2]]}
+    writers = {"mmlu-pro": lambda d: pd.DataFrame([row]).to_parquet(d / "train.parquet"),
+               "math": lambda d: (d / "train.jsonl").write_text(json.dumps(row) + "\n"),
+               "gpqa": lambda d: (d / "train.json").write_text(json.dumps([row])),
+               "mbpp-plus": lambda d: pd.DataFrame([row]).assign(
+                   scores=json.dumps(row["scores"]), sampled_conflict_pairs=json.dumps([[0, 1], [1, 2]])
+               ).to_csv(d / "train.csv", index=False),
+               "ifeval": lambda d: pd.DataFrame([row]).to_json(d / "train.jsonl.gz", orient="records", lines=True)}
+    for source, write in writers.items():
+        (tmp_path / "ppe" / source).mkdir()
+        write(tmp_path / "ppe" / source)
+    items = ppe.load_correctness(tmp_path)
+    assert Counter(it.meta["subset"] for it in items) == dict.fromkeys(ppe.CORRECTNESS, 2)
+    assert {(it.responses[it.best], it.responses[1 - it.best]) for it in items} == {("4", "5"), ("four", "5")}
+    bad = dict(row, scores=[True, True, True])
+    (tmp_path / "ppe" / "math" / "train.jsonl").write_text(json.dumps(bad) + "\n")
+    with pytest.raises(ValueError, match=r"math/train.jsonl record 0: conflict pair \[0, 1\] has equal scores"):
+        ppe.load_correctness(tmp_path)
+    (tmp_path / "ppe" / "math" / "train.jsonl").write_text(json.dumps({k: v for k, v in row.items() if k != "scores"}))
+    with pytest.raises(MissingField, match="field 'scores' is missing"):
+        ppe.load_correctness(tmp_path)
+
+
+def test_without_files_the_hub_is_asked_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import datasets
+
+    from spct.eval.benchmarks import ppe
+
+    asked = []
+
+    def hub(name: str, split: str):
+        asked.append((name, split))
+        if name != ppe.PREFERENCE:
+            raise ConnectionError("no network")
+        return datasets.Dataset.from_list([{"question_id": "h1", "prompt": [{"role": "user", "content": "hi"}],
+                                            "response_1": "x", "response_2": "y", "winner": "model_b"}])
+
+    monkeypatch.setattr(datasets, "load_dataset", hub)
+    items = ppe.load_preference(tmp_path)
+    assert asked == [(ppe.PREFERENCE, "test")] and items[0].responses[items[0].best] == "y"
+    assert items[0].conversation[-1].content == "hi"
+    with pytest.raises(FileNotFoundError, match=r"ppe/mmlu-pro does not exist and the hub dataset "
+                                                r"lmarena-ai/PPE-MMLU-Pro-Best-of-K \(split train\) could not be loaded"):
+        ppe.load_correctness(tmp_path)
+
+
+def test_overall_and_baselines_share_the_table(tmp_path: Path):
+    from spct.eval.run import write_table
+
+    def rows(score):
+        return {"n": 10, "low": score - 0.1, "high": score + 0.1, "score": score}
+
+    grm = {"model": "runs/grm", "benchmarks": {"rewardbench": {"greedy": {**rows(0.8), "sections": {"Chat Hard": 0.8}}},
+                                               "rmb": {"greedy": rows(0.6)}}, "overall": {"greedy": 0.7}}
+    bt = {"model": "runs/bt", "benchmarks": {"rmb": {"scalar": rows(0.5)}}, "overall": {}}
+    write_table([grm, bt], tmp_path / "t.md")
+    lines = (tmp_path / "t.md").read_text().splitlines()
+    assert lines[0] == "| model | strategy | rewardbench | rmb | Overall |"
+    assert lines[2] == "| grm | greedy | 80.0 [70.0, 90.0] (n=10) | 60.0 [50.0, 70.0] (n=10) | 70.0 |"
+    assert lines[3] == "| bt | scalar | - | 50.0 [40.0, 60.0] (n=10) | - |"
+    assert lines[5] == "- grm: RewardBench from its sections Chat Hard only"
+    from spct.eval.run import _overall
+
+    four = {n: {"greedy": {"score": v}, "voting@8": {"score": v + 0.1}}
+            for n, v in zip(["rewardbench", "ppe-preference", "ppe-correctness", "rmb"], [0.8, 0.6, 0.5, 0.7])}
+    assert _overall(four) == pytest.approx({"greedy": 0.65, "voting@8": 0.75})
+    assert _overall({n: four[n] for n in ["rewardbench", "rmb"]}) == {}  # the paper's Overall needs all four

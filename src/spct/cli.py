@@ -217,25 +217,53 @@ def best_of_n_command(
 
 @app.command("eval")
 def eval_command(
-    benchmarks: Annotated[list[str], typer.Argument(help="rewardbench, rmb, hh-rlhf, realmistake, miniature")],
-    model: Annotated[str, typer.Option(help="local folder, hub name, or served model name")] = DEFAULT_MODEL,
+    benchmarks: Annotated[list[str], typer.Argument(
+        help="rewardbench, ppe-preference, ppe-correctness, rmb, hh-rlhf, realmistake, miniature")],
+    model: Annotated[str, typer.Option(help="local folder, hub name, served model name, or a baseline folder")] = DEFAULT_MODEL,
     backend: Annotated[str, typer.Option(help="hf (in-process) or openai (any OpenAI-compatible server)")] = "hf",
     base_url: Annotated[str, typer.Option(help="openai backend: server address")] = "http://127.0.0.1:8000/v1",
     samples: Annotated[str, typer.Option(help="k values of voting, comma-separated; 1 alone: greedy only")] = "1,2,4,8",
+    meta_rm: Annotated[str | None, typer.Option(help="meta RM folder: adds meta-RM voting@k (keeping k // 2)")] = None,
     data: Annotated[Path, typer.Option(help="folder of the benchmark files")] = Path("../shared/data"),
     out: Annotated[Path, typer.Option(help="judgments (resumable) and results")] = Path("runs/eval"),
     limit: Annotated[int | None, typer.Option(help="items per subset (the same ones every run)")] = None,
     batch_size: Annotated[int, typer.Option(help="items per backend call")] = 8,
     max_new_tokens: Annotated[int, typer.Option()] = 512,
 ) -> None:
-    """The paper's table for one model: results.json, results.md and results.png under OUT."""
+    """The paper's table for one model: results.json, results.md, results.png and results.jsonl under OUT."""
     from spct.backends.base import load_backend
     from spct.eval.run import run
 
     ks = sorted({int(k) for k in samples.split(",")})
-    engine = load_backend(backend, model, **({"base_url": base_url} if backend == "openai" else {"batch_size": batch_size}))
-    run(benchmarks, engine, ks, data, out, limit=limit, batch_size=batch_size, max_new_tokens=max_new_tokens)
+    engine = None
+    if not (Path(model) / "baseline.json").is_file():  # a scalar baseline scores itself; a GRM needs a backend
+        engine = load_backend(backend, model, **({"base_url": base_url} if backend == "openai" else {"batch_size": batch_size}))
+    run(benchmarks, engine, ks, data, out, model=model, limit=limit, batch_size=batch_size,
+        max_new_tokens=max_new_tokens, meta_rm=meta_rm)
     Console().print((out / "results.md").read_text())
+
+
+@app.command("report")
+def report_command(
+    runs: Annotated[list[Path], typer.Argument(help="`spct eval` output folders, or their results.jsonl")],
+    html: Annotated[Path | None, typer.Option(help="write one self-contained page of every item here")] = None,
+    table: Annotated[Path | None, typer.Option(help="write the runs' rows as one Markdown table here")] = None,
+) -> None:
+    """Read `spct eval` results: every judgment on one HTML page, or several runs in one table."""
+    import json
+
+    from spct.eval.report import write_html
+    from spct.eval.run import write_table
+
+    folders = [r.parent if r.is_file() else r for r in runs]
+    if html is None and table is None:
+        raise typer.BadParameter("give --html, --table or both", param_hint="--html")
+    if html is not None:
+        write_html([f / "results.jsonl" for f in folders], html)
+        Console().print(f"wrote {html}")
+    if table is not None:
+        write_table([json.loads((f / "results.json").read_text()) for f in folders], table)
+        Console().print(table.read_text())
 
 
 train = typer.Typer(help="SPCT training: rejective fine-tuning, rule-based GRPO, the meta RM.")

@@ -1,14 +1,17 @@
 """`spct eval`: a model on the benchmarks, the paper's metrics and layout.
 
     spct eval rewardbench rmb realmistake miniature --samples 1,2,4,8 --limit 50 --out runs/eval
-    spct eval rmb --model /path/to/DeepSeek-GRM-16B --samples 1,8,32 --data ../shared/data
+    spct eval rmb ppe-preference --model /path/to/DeepSeek-GRM-27B --meta-rm /path/to/meta-rm --samples 1,8,32
+    spct eval rmb --model runs/base/bt            # a scalar baseline (`spct train baseline`) in the same layout
 
 Per benchmark: one greedy pass (T = 0) and one pass of k_max samples at T = 0.5, written as they
-finish under `out/<benchmark>/` (a rerun resumes); voting@k reads random k-subsets of that pass
-(SPEC.md 7). Accuracy breaks a tie at the top at random, seeded (the paper's evaluation); ROC-AUC
-for single-response benchmarks uses each response's mean valid score. Each number comes with its
-count and a bootstrap 95% interval. Writes `results.json`, `results.md` (rows: model and strategy;
-columns: benchmarks) and `results.png` (score against k per benchmark).
+finish under `out/<benchmark>/` (a rerun resumes); voting@k and meta-RM voting@k read random
+k-subsets of that pass (SPEC.md 7). Accuracy breaks a tie at the top at random, seeded (the paper's
+evaluation); ROC-AUC for single-response benchmarks ranks each response's mean valid score. Each
+number comes with its count and a bootstrap 95% interval. Writes `results.json`, `results.md`
+(rows: model and strategy; columns: benchmarks and, when all four are measured, Overall),
+`results.png` (score against k) and `results.jsonl` (every item with its judgments and outcomes,
+the input of `spct report`).
 """
 
 from __future__ import annotations
@@ -22,11 +25,11 @@ from pathlib import Path
 from spct.backends.base import Backend
 from spct.core.items import Item, Judgment
 from spct.core.vote import judgment_correct
-from spct.eval.benchmarks import hh_rlhf, realmistake, rewardbench, rmb
-from spct.eval.metrics import bootstrap, outcome, roc_auc, section_scores
+from spct.eval.benchmarks import hh_rlhf, ppe, realmistake, rewardbench, rmb
+from spct.eval.metrics import bootstrap, outcome, overall, roc_auc, section_scores
 from spct.miniature.evaluate import judge_to
 from spct.miniature.world import generate
-from spct.scaling.curves import vote_at
+from spct.scaling.curves import SUBSETS, meta_at, vote_at
 
 
 def _miniature(root: Path) -> list[Item]:
@@ -34,9 +37,13 @@ def _miniature(root: Path) -> list[Item]:
 
 
 BENCHMARKS: dict[str, Callable[[Path], list[Item]]] = {
-    "rewardbench": rewardbench.load, "rmb": rmb.load, "hh-rlhf": hh_rlhf.load,
-    "realmistake": realmistake.load, "miniature": _miniature,
+    "rewardbench": rewardbench.load, "ppe-preference": ppe.load_preference, "ppe-correctness": ppe.load_correctness,
+    "rmb": rmb.load, "hh-rlhf": hh_rlhf.load, "realmistake": realmistake.load, "miniature": _miniature,
 }
+OVERALL = {"rewardbench": "RewardBench", "ppe-preference": "PPE Preference", "ppe-correctness": "PPE Correctness",
+           "rmb": "RMB"}
+RATED = {"realmistake"}  # single responses: ROC-AUC of the score against the label
+MEAN_OF_SUBSETS = {"rmb", "ppe-correctness"}  # the benchmark's score is the mean of its parts
 
 
 def subsample(items: list[Item], limit: int | None, seed: int) -> list[Item]:
@@ -53,74 +60,180 @@ def _mean_score(judgment: Judgment) -> float:
     return judgment.rewards[0] / judgment.n_valid if judgment.rewards else float("-inf")
 
 
-def score(name: str, items: list[Item], judged: dict[str, Judgment], k: int | None, seed: int) -> dict:
-    """The benchmark's headline number (with its interval) and per-subset values for greedy (k
-    None) or voting@k."""
-    rng = random.Random(seed)
-    if name == "realmistake":
-        scores = [_mean_score(judged[it.id]) for it in items]
-        return {"score": roc_auc(scores, [it.rating for it in items]), "n": len(items), "metric": "ROC-AUC"}
-
-    def won(j: Judgment, it: Item) -> float:
-        return outcome(j.rewards, it.best, "random", rng) if it.best is not None else float(judgment_correct(j, it))
-
-    per_item = {it.id: (won(judged[it.id], it) if k is None else vote_at(judged[it.id], it, k, rng, rule=won))
-                for it in items}
+def summarise(name: str, items: list[Item], values: dict[str, float | None], seed: int) -> dict:
+    """The benchmark's headline number with its count and interval, from one value per item: an
+    outcome (1, 0 or a fraction) for accuracy, a score for ROC-AUC. Items without a value (a
+    baseline that cannot judge them) are left out, and counted."""
+    scored = [it for it in items if values[it.id] is not None]
+    result: dict = {"n": len(scored), "unjudged": len(items) - len(scored)}
+    if name in RATED:
+        return {**result, "metric": "ROC-AUC",
+                "score": roc_auc([values[it.id] for it in scored], [it.rating for it in scored])}
     subsets: dict[str, list[float]] = defaultdict(list)
-    for it in items:
-        subsets[it.meta["subset"]].append(per_item[it.id])
+    for it in scored:
+        subsets[it.meta["subset"]].append(values[it.id])
     accuracy = {s: sum(v) / len(v) for s, v in subsets.items()}
-    est = bootstrap(list(per_item.values()), seed=seed)
-    result = {"n": est.n, "low": est.low, "high": est.high, "subsets": accuracy, "metric": "accuracy"}
+    est = bootstrap([values[it.id] for it in scored], seed=seed)
+    result.update(low=est.low, high=est.high, subsets=accuracy, metric="accuracy")
     if name == "rewardbench":  # the mean of its sections (offline: Chat Hard and Reasoning only)
         sections = section_scores(accuracy, {s: len(v) for s, v in subsets.items()})
         sections.pop("RewardBench", None)
         result.update(score=sum(sections.values()) / len(sections), sections=sections)
-    elif name == "rmb":  # the mean of its four parts
+    elif name in MEAN_OF_SUBSETS:
         result["score"] = sum(accuracy.values()) / len(accuracy)
     else:
         result["score"] = est.value
     return result
 
 
+def _rated_auc(items: list[Item], judged: dict[str, Judgment], k: int, rng: random.Random) -> dict[str, float]:
+    """Per-item mean scores over random k-subsets of the samples; ROC-AUC is not a mean of per-item
+    values, so the caller gets one draw per item, and `_auc_at` averages the AUC over draws."""
+    out = {}
+    for it in items:
+        samples = judged[it.id].samples
+        valid = [s.scores[0] for s in (samples if k >= len(samples) else rng.sample(samples, k)) if s.scores]
+        out[it.id] = sum(valid) / len(valid) if valid else float("-inf")
+    return out
+
+
+def _auc_at(items: list[Item], judged: dict[str, Judgment], k: int, seed: int) -> dict:
+    rng = random.Random(seed)
+    draws = 1 if k >= max(len(judged[it.id].samples) for it in items) else SUBSETS
+    aucs = [summarise("realmistake", items, _rated_auc(items, judged, k, rng), seed)["score"] for _ in range(draws)]
+    return {"n": len(items), "unjudged": 0, "metric": "ROC-AUC", "score": sum(aucs) / len(aucs)}
+
+
+def grm_rows(
+    name: str, items: list[Item], greedy: dict[str, Judgment], sampled: dict[str, Judgment] | None, ks: list[int],
+    meta: bool, seed: int,
+) -> dict[str, dict]:
+    """greedy, voting@k and (with meta scores on the samples) meta@k for one benchmark."""
+    rng = random.Random(seed)
+
+    def won(j: Judgment, it: Item) -> float:
+        return outcome(j.rewards, it.best, "random", rng)
+
+    if name in RATED:
+        rows = {"greedy": summarise(name, items, {it.id: _mean_score(greedy[it.id]) for it in items}, seed)}
+        rows.update({f"voting@{k}": _auc_at(items, sampled, k, seed) for k in ks} if sampled else {})
+        return rows
+    rows = {"greedy": summarise(name, items, {it.id: won(greedy[it.id], it) for it in items}, seed)}
+    for k in ks if sampled else []:
+        rows[f"voting@{k}"] = summarise(name, items, {it.id: vote_at(sampled[it.id], it, k, rng, rule=won)
+                                                      for it in items}, seed)
+    for k in [k for k in ks if k > 1] if sampled and meta else []:
+        rows[f"meta@{k}"] = summarise(name, items, {it.id: meta_at(sampled[it.id], it, k, rng, rule=won)
+                                                    for it in items}, seed)
+    return rows
+
+
+def _item_record(name: str, it: Item, outcomes: dict[str, float | None], **extra) -> dict:
+    """One line of results.jsonl: the item, its outcome per strategy (strict correctness; None for
+    a rated item) and what the model gave (judgments, or a baseline's rewards)."""
+    return {"benchmark": name, **it.model_dump(mode="json"), "outcomes": outcomes, **extra}
+
+
 def run(
-    names: list[str], engine: Backend, ks: list[int], data: Path, out: Path, *, limit: int | None, seed: int = 0,
-    batch_size: int = 8, max_new_tokens: int = 512,
+    names: list[str], engine: Backend | None, ks: list[int], data: Path, out: Path, *, model: str,
+    limit: int | None, seed: int = 0, batch_size: int = 8, max_new_tokens: int = 512, meta_rm: str | None = None,
 ) -> dict:
-    """Judge and score every benchmark in `names` with the model behind `engine`."""
+    """Judge and score every benchmark in `names` with `model` (a GRM behind `engine`, or, with no
+    engine, a scalar baseline folder)."""
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         raise ValueError(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}")
-    results: dict = {"model": engine.model_id, "samples": ks, "limit": limit, "benchmarks": {}}
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict = {"model": model, "samples": ks, "limit": limit, "meta_rm": meta_rm, "benchmarks": {}}
+    per_item: list[dict] = []
     for name in names:
         items = subsample(BENCHMARKS[name](data), limit, seed)
-        folder = out / name
-        greedy = judge_to(engine, items, 1, 0.0, folder / "greedy.jsonl", batch_size, max_new_tokens)
-        rows = {"greedy": score(name, items, greedy, None, seed)}
-        if max(ks) > 1:
-            sampled = judge_to(engine, items, max(ks), 0.5, folder / f"sampled-k{max(ks)}.jsonl", batch_size,
-                               max_new_tokens)
-            rows.update({f"voting@{k}": score(name, items, sampled, k, seed) for k in ks})
+        if engine is None:
+            rows, records = _baseline(name, items, model, seed)
+        else:
+            rows, records = _grm(name, items, engine, ks, out / name, batch_size, max_new_tokens, meta_rm, seed)
         results["benchmarks"][name] = rows
+        per_item += records
+        results["overall"] = _overall(results["benchmarks"])
         (out / "results.json").write_text(json.dumps(results, indent=1))  # after each benchmark: nothing lost
-    write_table(results, out / "results.md")
+        (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in per_item))
+    write_table([results], out / "results.md")
     plot(results, out / "results.png")
     return results
 
 
-def write_table(results: dict, path: Path) -> None:
-    """The paper's layout: a row per model and strategy, a column per benchmark (score, n)."""
-    names = list(results["benchmarks"])
-    strategies = list(next(iter(results["benchmarks"].values())))
-    lines = ["| model | strategy | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+def _grm(
+    name: str, items: list[Item], engine: Backend, ks: list[int], folder: Path, batch_size: int, max_new_tokens: int,
+    meta_rm: str | None, seed: int,
+) -> tuple[dict, list[dict]]:
+    greedy = judge_to(engine, items, 1, 0.0, folder / "greedy.jsonl", batch_size, max_new_tokens)
+    sampled = None
+    if max(ks) > 1:
+        sampled = judge_to(engine, items, max(ks), 0.5, folder / f"sampled-k{max(ks)}.jsonl", batch_size, max_new_tokens)
+        if meta_rm:
+            from spct.scaling.meta_rm import MetaRM
+
+            for it, samples in zip(items, MetaRM(meta_rm).annotate(items, [sampled[it.id].samples for it in items])):
+                sampled[it.id].samples = samples
+    rows = grm_rows(name, items, greedy, sampled, ks, meta_rm is not None, seed)
+    strict = {"greedy": greedy} | ({f"voting@{max(ks)}": sampled} if sampled else {})
+    records = [_item_record(name, it, {s: None if name in RATED else float(judgment_correct(j[it.id], it))
+                                       for s, j in strict.items()},
+                            judgments={s: j[it.id].model_dump(mode="json") for s, j in strict.items()})
+               for it in items]
+    return rows, records
+
+
+def _baseline(name: str, items: list[Item], model: str, seed: int) -> tuple[dict, list[dict]]:
+    """A scalar baseline's one row: its rewards, ties broken at random like the GRM's."""
+    from spct.train.baseline import rewards
+
+    rng = random.Random(seed)
+    given = dict(zip([it.id for it in items], rewards(model, items)))
+    values = {it.id: (None if r is None else r[0] if name in RATED else outcome(r, it.best, "random", rng))
+              for it in items for r in [given[it.id]]}
+    records = [_item_record(name, it, {"scalar": values[it.id] if name not in RATED else None},
+                            rewards=given[it.id]) for it in items]
+    return {"scalar": summarise(name, items, values, seed)}, records
+
+
+def _overall(benchmarks: dict[str, dict]) -> dict[str, float]:
+    """The paper's Overall per strategy, where all four of its benchmarks were measured."""
+    strategies = next(iter(benchmarks.values())).keys()
+    out = {}
     for s in strategies:
-        cells = []
-        for n in names:
-            r = results["benchmarks"][n][s]
-            ci = f" [{100 * r['low']:.1f}, {100 * r['high']:.1f}]" if "low" in r else ""
-            cells.append(f"{100 * r['score']:.1f}{ci} (n={r['n']})")
-        lines.append(f"| {Path(results['model']).name} | {s} | " + " | ".join(cells) + " |")
-    path.write_text("\n".join(lines) + "\n")
+        value = overall({OVERALL[n]: rows[s]["score"] for n, rows in benchmarks.items() if n in OVERALL and s in rows})
+        if value is not None:
+            out[s] = value
+    return out
+
+
+def write_table(runs: list[dict], path: Path) -> None:
+    """The paper's layout: a row per model and strategy, a column per benchmark (score, interval,
+    n) and Overall where a run measured all four of its benchmarks."""
+    names = list(dict.fromkeys(n for r in runs for n in r["benchmarks"]))
+    with_overall = any(r.get("overall") for r in runs)
+    head = names + (["Overall"] if with_overall else [])
+    lines = ["| model | strategy | " + " | ".join(head) + " |", "|---|---|" + "---|" * len(head)]
+    for results in runs:
+        strategies = list(dict.fromkeys(s for rows in results["benchmarks"].values() for s in rows))
+        for s in strategies:
+            cells = []
+            for n in names:
+                r = results["benchmarks"].get(n, {}).get(s)
+                ci = f" [{100 * r['low']:.1f}, {100 * r['high']:.1f}]" if r and "low" in r else ""
+                cells.append("-" if r is None else f"{100 * r['score']:.1f}{ci} (n={r['n']})")
+            if with_overall:
+                value = results.get("overall", {}).get(s)
+                cells.append("-" if value is None else f"{100 * value:.1f}")
+            lines.append(f"| {Path(results['model']).name} | {s} | " + " | ".join(cells) + " |")
+    notes = []
+    for results in runs:
+        rb = results["benchmarks"].get("rewardbench")
+        sections = next(iter(rb.values())).get("sections", {}) if rb else {}
+        if rb and len(sections) < 4:
+            notes.append(f"- {Path(results['model']).name}: RewardBench from its sections {', '.join(sections)} only")
+    path.write_text("\n".join(lines + ([""] + notes if notes else [])) + "\n")
 
 
 def plot(results: dict, path: Path) -> None:
@@ -131,14 +244,18 @@ def plot(results: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, rows in results["benchmarks"].items():
-        ks = [int(s.split("@")[1]) for s in rows if s.startswith("voting@")]
-        if ks:
-            line, = ax.plot(ks, [100 * rows[f"voting@{k}"]["score"] for k in ks], marker="o", label=name)
-            ax.axhline(100 * rows["greedy"]["score"], color=line.get_color(), linestyle="--", linewidth=0.8)
+        for prefix, style in (("voting@", "-"), ("meta@", ":")):
+            ks = [int(s.split("@")[1]) for s in rows if s.startswith(prefix)]
+            if ks:
+                line, = ax.plot(ks, [100 * rows[f"{prefix}{k}"]["score"] for k in ks], marker="o", linestyle=style,
+                                label=f"{name} {prefix.rstrip('@')}")
+                if "greedy" in rows and prefix == "voting@":
+                    ax.axhline(100 * rows["greedy"]["score"], color=line.get_color(), linestyle="--", linewidth=0.8)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("k (sampled judgments, T = 0.5)")
     ax.set_ylabel("score (%; dashed: greedy)")
     ax.set_title(Path(results["model"]).name)
-    ax.legend(fontsize=8)
+    if ax.lines:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

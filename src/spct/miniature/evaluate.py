@@ -15,6 +15,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+from tqdm import tqdm
+
 from spct.backends.base import Backend, load_backend
 from spct.backends.hf import device_name
 from spct.core.items import Item, Judgment
@@ -35,7 +37,8 @@ def judge_to(
     todo = [it for it in items if it.id not in done]
     with JsonlWriter(path, append=True) as writer:
         grm = GRM(backend=backend, temperature=temperature, max_new_tokens=max_new_tokens)  # the model's own templates
-        for j in grm.score_items(todo, samples=samples, batch_size=batch_size):
+        for j in tqdm(grm.score_items(todo, samples=samples, batch_size=batch_size), total=len(todo),
+                      desc=f"{path.parent.name}/{path.stem}", disable=not todo):
             writer.write(j)
     return {
         j.id: j for j in (Judgment.model_validate_json(line) for line in path.read_text().splitlines())

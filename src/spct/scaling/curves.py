@@ -28,15 +28,15 @@ def vote_at(
     return sum(rule(vote(item.id, n, rng.sample(samples, k)), item) for _ in range(subsets)) / subsets
 
 
-def meta_at(judgment: Judgment, item: Item, k: int, rng: random.Random, subsets: int = SUBSETS) -> float:
+def meta_at(
+    judgment: Judgment, item: Item, k: int, rng: random.Random, subsets: int = SUBSETS,
+    rule: Callable[[Judgment, Item], float] = judgment_correct,
+) -> float:
     """Accuracy of meta-RM voting over k of the judgment's samples (each carrying its
     `meta_score`), keeping the top k // 2, averaged over random subsets."""
     n = len(item.responses)
     draws = [judgment.samples] if k >= len(judgment.samples) else [rng.sample(judgment.samples, k) for _ in range(subsets)]
-    hits = [
-        judgment_correct(vote(item.id, n, keep_top(ss, [s.meta_score for s in ss], max(1, k // 2))), item)
-        for ss in draws
-    ]
+    hits = [rule(vote(item.id, n, keep_top(ss, [s.meta_score for s in ss], max(1, k // 2))), item) for ss in draws]
     return sum(hits) / len(hits)
 
 

@@ -4,7 +4,13 @@ subset its metric groups by. `root` is the folder holding the files (here ../sha
 
 from __future__ import annotations
 
+import csv
+import gzip
+import io
+import json
 import random
+from collections.abc import Iterator
+from pathlib import Path
 
 from spct.core.items import Item, Message
 
@@ -25,3 +31,59 @@ def field(record: dict, name: str, where: str):
     if name not in record:
         raise MissingField(f"{where}: field {name!r} is missing (has: {', '.join(sorted(record)) or 'nothing'})")
     return record[name]
+
+
+TABLES = (".parquet", ".jsonl", ".json", ".csv")
+
+
+def records(folder: Path, hub: str, split: str) -> Iterator[tuple[str, dict]]:
+    """(where, record) for each record of a benchmark published as a table: from its files under
+    `folder` (Parquet, JSON, JSONL or CSV, gzipped or not; or that one file) when it exists, else
+    from the hub dataset `hub` (which needs network)."""
+    if folder.exists():
+        found = [folder] if folder.is_file() else folder.rglob("*")
+        files = sorted(p for p in found if p.name.removesuffix(".gz").endswith(TABLES))
+        if not files:
+            raise FileNotFoundError(f"{folder}: no {', '.join(TABLES)} file in it")
+        for path in files:
+            for i, record in enumerate(read_table(path)):
+                yield f"{path} record {i}", record
+        return
+    from datasets import load_dataset
+
+    try:
+        table = load_dataset(hub, split=split)
+    except Exception as error:  # no network, no such dataset: say where the files could go instead
+        raise FileNotFoundError(
+            f"{folder} does not exist and the hub dataset {hub} (split {split}) could not be loaded ({error}); "
+            f"put its published files in {folder}") from error
+    for i, record in enumerate(table):
+        yield f"{hub}[{split}] record {i}", record
+
+
+
+def read_table(path: Path) -> list[dict]:
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pylist()
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    text = raw.decode("utf-8")
+    name = path.name.removesuffix(".gz")
+    if name.endswith(".jsonl"):
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    if name.endswith(".json"):
+        return json.loads(text)
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def listed(value, where: str, name: str) -> list:
+    """A list-valued field, also when a CSV file holds it as JSON text."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            pass
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: field {name!r} is not a list ({str(value)[:60]!r})")
+    return value

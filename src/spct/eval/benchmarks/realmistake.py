@@ -1,6 +1,7 @@
 """ReaLMistake (SPEC.md 5): single responses of GPT-4 and Llama-2-70B on three tasks, labelled
-"error" or "no_error"; metric ROC-AUC. The authors ask that the examples not be published in plain
-text, so the password-protected zip is read in memory only and nothing is written out."""
+"error" or "no_error"; metric ROC-AUC. The subset is task and label, so that a per-subset limit
+draws both labels. The authors ask that the examples not be published in plain text, so the
+password-protected zip is read in memory only and nothing is written out."""
 
 from __future__ import annotations
 
@@ -33,5 +34,5 @@ def load(root: str | Path) -> list[Item]:
                     raise ValueError(f"{where}: field 'error_label' is {label!r}, not 'error' or 'no_error'")
                 items.append(Item(id=f"realmistake-{task}-{model}-{i}", query=field(record, "input", where),
                                   responses=[field(record, "llm_response", where)], rating=int(label == "no_error"),
-                                  meta={"subset": task, "model": model}))
+                                  meta={"subset": f"{task} {label}", "task": task, "model": model}))
     return items

@@ -1,6 +1,7 @@
-"""RewardBench (SPEC.md 5): its published filtered set (prompt, chosen, rejected, subset; Parquet or
-JSON), or, offline, the sources of two sections that ../shared/data holds: Chat Hard from LLMBar's
-five subsets and Reasoning from HumanEvalPack's six languages (canonical vs buggy solution)."""
+"""RewardBench (SPEC.md 5): its published filtered set (prompt, chosen, rejected, subset; files
+under `<data>/reward-bench/`, else `allenai/reward-bench` split filtered from the hub), or, where
+only they are at hand, the sources of two sections that ../shared/data holds: Chat Hard from
+LLMBar's five subsets and Reasoning from HumanEvalPack's six languages (canonical vs buggy)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from pathlib import Path
 
 from spct.core.items import Item
-from spct.eval.benchmarks import field, pair
+from spct.eval.benchmarks import field, pair, records
 
 LLMBAR = {"llmbar-natural": "Natural", "llmbar-adver-neighbor": "Adversarial/Neighbor",
           "llmbar-adver-GPTInst": "Adversarial/GPTInst", "llmbar-adver-GPTOut": "Adversarial/GPTOut",
@@ -17,14 +18,10 @@ HEP = ("cpp", "go", "java", "js", "python", "rust")
 
 
 def load_published(path: str | Path) -> list[Item]:
-    """The filtered set as reward-bench publishes it (columns prompt, chosen, rejected, subset, id)."""
-    import pandas as pd
-
-    path = Path(path)
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_json(path, lines=path.suffix == ".jsonl")
+    """The filtered set as reward-bench publishes it (columns prompt, chosen, rejected, subset, id):
+    the files at `path` (a file or a folder), else the hub."""
     items = []
-    for i, record in enumerate(frame.to_dict("records")):
-        where = f"{path} record {i}"
+    for i, (where, record) in enumerate(records(Path(path), "allenai/reward-bench", "filtered")):
         items.append(pair(f"rb-{record.get('id', i)}", field(record, "prompt", where), field(record, "chosen", where),
                           field(record, "rejected", where), subset=field(record, "subset", where)))
     return items
@@ -58,5 +55,8 @@ def load_hep(root: str | Path) -> list[Item]:
 
 
 def load(root: str | Path) -> list[Item]:
-    """The offline part: Chat Hard's LLMBar subsets and Reasoning's code subsets."""
-    return load_llmbar(root) + load_hep(root)
+    """The published set where it is (or can be fetched); the offline sources where only they are."""
+    root = Path(root)
+    if not (root / "reward-bench").exists() and (root / "llmbar").exists():
+        return load_llmbar(root) + load_hep(root)
+    return load_published(root / "reward-bench")

@@ -1,0 +1,76 @@
+"""`spct report --html`: the page renders every judged item in headless Chromium (Debian's
+chromium, installed by .ci/run), the filters in its address select by benchmark and outcome, and
+model text that looks like markup stays text."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ScriptedJudge
+from matplotlib.image import imread
+
+from spct.core.items import Item
+from spct.eval import run as eval_run
+
+HOSTILE = '<img src=x onerror="document.title=1"></script><b>bold</b>'
+
+
+def _toy(prefix: str, wrong: int):
+    """Items the scripted judge gets right ('right' is the best) and `wrong` it gets wrong."""
+    def load(root: Path) -> list[Item]:
+        items = [Item(id=f"{prefix}-ok-{i}", query=f"Question {prefix} {i}?", responses=["right", f"poor {i}"], best=0,
+                      meta={"subset": "s"}) for i in range(3)]
+        items += [Item(id=f"{prefix}-bad-{i}", query=HOSTILE, responses=["right", f"better {i}"], best=1,
+                       meta={"subset": "s"}) for i in range(wrong)]
+        return items
+    return load
+
+
+def _chromium(args: list[str], tmp: Path) -> str:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser, "chromium is not installed (.ci/run installs Debian's chromium package)"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp / 'profile'}", "--virtual-time-budget=3000"]
+    return subprocess.run([browser, *flags, *args], capture_output=True, text=True, timeout=120, check=True).stdout
+
+
+@pytest.fixture()
+def page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from spct.eval.report import write_html
+
+    monkeypatch.setitem(eval_run.BENCHMARKS, "toy-a", _toy("a", wrong=2))
+    monkeypatch.setitem(eval_run.BENCHMARKS, "toy-b", _toy("b", wrong=1))
+    eval_run.run(["toy-a", "toy-b"], ScriptedJudge(), [1, 2], tmp_path, tmp_path / "run", model="scripted", limit=None)
+    write_html([tmp_path / "run" / "results.jsonl"], tmp_path / "report.html")
+    return tmp_path / "report.html"
+
+
+def test_the_page_shows_every_item_with_its_judgments_and_filters(page: Path, tmp_path: Path):
+    dom = _chromium(["--dump-dom", page.as_uri()], tmp_path)
+    assert dom.count('class="item ') == 9 and "9 of 9 items" in dom
+    assert "Question a 0?" in dom and "Says right (100%)" in dom and "checked" in dom  # query, principle, critique
+    assert "ground truth: best" in dom and "voting@2: correct" in dom and "greedy: wrong" in dom
+    shown = dom[dom.index('<main id="items">'):dom.index("</main>")]
+    assert "<img" not in shown and "<b>bold" not in shown and "&lt;img src=x" in shown  # hostile text stays text
+    assert "<title>spct report</title>" in dom  # and its handler never ran
+    wrong = _chromium(["--dump-dom", page.as_uri() + "#outcome=wrong"], tmp_path)
+    assert wrong.count('class="item wrong"') == 3 and 'class="item correct"' not in wrong and "3 of 9 items" in wrong
+    only_b = _chromium(["--dump-dom", page.as_uri() + "#benchmark=toy-b&outcome=correct"], tmp_path)
+    assert only_b.count('data-benchmark="toy-b"') == 3 and 'data-benchmark="toy-a"' not in only_b
+
+
+def test_the_screenshot_is_the_rendered_page(page: Path, tmp_path: Path):
+    shot = tmp_path / "shot.png"
+    _chromium([f"--screenshot={shot}", "--window-size=1000,800", page.as_uri()], tmp_path)
+    pixels = imread(shot)[..., :3]
+    assert pixels.shape[:2] == (800, 1000)
+    assert pixels[5, 500].mean() < 0.25  # the dark header bar is at the top
+    body = pixels[60:]
+    assert body.std() > 0.05 and (np.abs(body - body.mean(axis=(0, 1))).sum(axis=2) > 0.3).mean() > 0.02  # text, cards
+    green = (body[..., 1] > 0.5) & (body[..., 0] < 0.35)  # the correct items' green edge
+    assert green.sum() > 100
