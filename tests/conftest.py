@@ -6,7 +6,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,14 +25,16 @@ class ScriptedJudge:
     """A backend that reads the responses from the real prompt and scores the one saying 'right'
     10, the others 2, in the shown order: only a correct unshuffle makes 'right' win the vote.
     With `error` > 0, that share of completions (seeded) gives 10 to the first shown response
-    that is not 'right' instead, so that votes need several samples."""
+    that is not 'right' instead, so that votes need several samples. `good` replaces the test for
+    'right' (a response it accepts gets 10)."""
 
     model_id = "scripted"
 
-    def __init__(self, error: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, error: float = 0.0, seed: int = 0, good: Callable[[str], bool] | None = None) -> None:
         self.calls: list[tuple[int, Sampling]] = []
         self.error = error
         self.rng = random.Random(seed)
+        self.good = good or (lambda r: r == "right")
 
     def generate(self, prompts, sampling):
         self.calls.append((len(prompts), sampling))
@@ -41,10 +43,11 @@ class ScriptedJudge:
             shown = RESPONSE.findall(p[0]["content"])
             completions = []
             for _ in range(sampling.n):
-                good = "right"
+                good = self.good
                 if self.rng.random() < self.error:
-                    good = next(r for r in shown if r != "right")
-                scores = [10 if r == good else 2 for r in shown]
+                    wrong = next(r for r in shown if not self.good(r))
+                    good = wrong.__eq__
+                scores = [10 if good(r) else 2 for r in shown]
                 text = format_judgment([Principle(text="Says right", weight=100)], "checked", scores)
                 completions.append(Completion(text, "stop", n_tokens=len(text.split())))
             out.append(completions)

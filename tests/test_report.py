@@ -74,3 +74,20 @@ def test_the_screenshot_is_the_rendered_page(page: Path, tmp_path: Path):
     assert body.std() > 0.05 and (np.abs(body - body.mean(axis=(0, 1))).sum(axis=2) > 0.3).mean() > 0.02  # text, cards
     green = (body[..., 1] > 0.5) & (body[..., 0] < 0.35)  # the correct items' green edge
     assert green.sum() > 100
+
+
+def test_report_command_writes_the_page_and_one_table_of_several_runs(page: Path, tmp_path: Path):
+    import shutil as sh
+
+    from typer.testing import CliRunner
+
+    from spct.cli import app
+
+    sh.copytree(tmp_path / "run", tmp_path / "run2")
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "run" / "results.jsonl"), str(tmp_path / "run2"),
+                                      "--html", str(tmp_path / "both.html"), "--table", str(tmp_path / "t.md")])
+    assert result.exit_code == 0, result.output
+    table = (tmp_path / "t.md").read_text().splitlines()
+    assert table[0] == "| model | strategy | toy-a | toy-b |" and len(table) == 2 + 2 * 3  # 2 runs x 3 strategies
+    assert (tmp_path / "both.html").read_text().count('"benchmark": "toy-a"') == 2 * 5
+    assert CliRunner().invoke(app, ["report", str(tmp_path / "run")]).exit_code == 2  # neither --html nor --table

@@ -266,6 +266,30 @@ def report_command(
         Console().print(table.read_text())
 
 
+@app.command("reasoning")
+def reasoning_command(
+    benchmarks: Annotated[list[str], typer.Argument(help="gsm8k, math500, humaneval")],
+    model: Annotated[str, typer.Option(help="the GRM: local folder, hub name, or served model name")] = DEFAULT_MODEL,
+    backend: Annotated[str, typer.Option(help="hf (in-process) or openai (any OpenAI-compatible server)")] = "hf",
+    base_url: Annotated[str, typer.Option(help="openai backend: server address")] = "http://127.0.0.1:8000/v1",
+    n: Annotated[int, typer.Option(help="candidates per problem (synthetic ones)")] = 4,
+    p_right: Annotated[float, typer.Option(help="chance that a synthetic candidate is right")] = 0.4,
+    candidates: Annotated[Path | None, typer.Option(help="JSONL of {id, candidates}: your policy's samples")] = None,
+    samples: Annotated[int, typer.Option("--samples", "-k", help="GRM judgments voted per comparison")] = 1,
+    group_size: Annotated[int, typer.Option(help="candidates judged side by side (more: a knockout)")] = 8,
+    limit: Annotated[int | None, typer.Option(help="problems per benchmark (the same ones every run)")] = None,
+    data: Annotated[Path, typer.Option(help="folder of the benchmark files")] = Path("../shared/data"),
+    out: Annotated[Path, typer.Option(help="per-problem picks (resumable) and results")] = Path("runs/reasoning"),
+) -> None:
+    """Best-of-N by the GRM on GSM8K, MATH-500 and HumanEval, next to random and majority picks."""
+    from spct.eval.reasoning import run
+
+    grm = GRM(model, backend, **({"base_url": base_url} if backend == "openai" else {}))
+    run(benchmarks, grm, data, out, n=n, p_right=p_right, limit=limit, samples=samples, group_size=group_size,
+        candidates=candidates)
+    Console().print((out / "results.md").read_text())
+
+
 train = typer.Typer(help="SPCT training: rejective fine-tuning, rule-based GRPO, the meta RM.")
 app.add_typer(train, name="train")
 PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}

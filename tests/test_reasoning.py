@@ -1,0 +1,74 @@
+"""Downstream reasoning checks (GSM8K, MATH-500, HumanEval from ../shared/data): the answer
+checkers, the synthetic candidates (every wrong variant really is wrong), and the selections."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from conftest import ScriptedJudge
+
+from spct.eval import reasoning as R
+from spct.grm import GRM
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def test_answer_checkers():
+    assert R.final_number("So 3 + 4 = 7.\nThe answer is 1,234.") == "1234"
+    assert R.final_number("costs $18.50 in all") == "18.5" and R.final_number("no number") == ""
+    assert R.last_boxed(r"first \boxed{1}, then \boxed{\frac{1}{2}} done") == r"\frac{1}{2}"
+    assert R.last_boxed(r"\boxed{unclosed") is None
+    assert R.normalise_math(r"\left( 3, \dfrac{\pi}{2} \right)") == r"(3,\frac{\pi}{2})"
+    assert R.passes("def f(): return 1\nassert f() == 1") and not R.passes("assert False")
+    assert not R.passes("while True: pass", timeout=1.0)  # a looping candidate is wrong, not a hang
+
+
+@pytest.mark.parametrize("name", ["gsm8k", "math500", "humaneval"])
+def test_synthetic_candidates_are_right_or_verified_wrong(name: str):
+    problems = R.BENCHMARKS[name](DATA)
+    assert len(problems) == {"gsm8k": 1319, "math500": 500, "humaneval": 164}[name]
+    for p in random.Random(1).sample(problems, 4):
+        wrong = R.wrong_variants(p, problems, random.Random(p.id))
+        assert wrong and not any(R.is_right(p, w) for w in wrong)
+        candidates = R.synthesise(p, problems, 8, 0.5, seed=0)
+        drawn_from = R.wrong_variants(p, problems, random.Random(f"0-{p.id}"))  # the same draw as synthesise's
+        assert len(candidates) == 8 and all(R.is_right(p, c) or c in drawn_from for c in candidates)
+        assert R.synthesise(p, problems, 8, 0.5, seed=0) == candidates  # seeded: reruns compare
+
+
+def test_selection_by_a_perfect_judge_reaches_the_oracle_and_resumes(tmp_path: Path):
+    references = {p.reference for p in R.load_gsm8k(DATA)}
+    judge = ScriptedJudge(good=references.__contains__)  # knows the right solutions, judged in pairs
+    grm = GRM(backend=judge)
+    results = R.run(["gsm8k"], grm, DATA, tmp_path, n=4, p_right=0.4, limit=12, group_size=2)
+    row = results["benchmarks"]["gsm8k"]
+    assert row["grm"]["n"] == 12 and row["grm"]["accuracy"] == row["oracle"]["accuracy"] > row["random"]["accuracy"]
+    assert 0 < row["right_share"] < 1 and row["undecided"] > 0  # two wrong ones in a group tie: said, not hidden
+    table = (tmp_path / "results.md").read_text().splitlines()
+    assert table[0] == "| selection | gsm8k |" and [line.split(" |")[0] for line in table[2:6]] == [
+        "| grm", "| random", "| majority", "| oracle"]
+    assert (tmp_path / "results.png").stat().st_size > 0
+    calls = len(judge.calls)
+    R.run(["gsm8k"], grm, DATA, tmp_path, n=4, p_right=0.4, limit=12, group_size=2)
+    assert len(judge.calls) == calls  # every problem read back
+
+
+def test_majority_follows_the_most_common_answer():
+    p = R.load_gsm8k(DATA)[0]  # the answer is 18
+    cands = ["x\nThe answer is 9.", "y\nThe answer is 18.", "z\nThe answer is 9.", "The answer is 17."]
+    assert R.majority(p, cands, random.Random(0)) == 0
+
+
+def test_given_candidates_are_checked_and_bad_files_named(tmp_path: Path):
+    given = tmp_path / "c.jsonl"
+    given.write_text(json.dumps({"id": "gsm8k-0", "candidates": ["The answer is 18.", "The answer is 9."]}) + "\n")
+    results = R.run(["gsm8k"], GRM(backend=ScriptedJudge(good=lambda r: "18" in r)), DATA, tmp_path / "o",
+                    candidates=given)
+    assert results["benchmarks"]["gsm8k"]["grm"] == {"accuracy": 1.0, "low": 1.0, "high": 1.0, "n": 1}
+    assert results["benchmarks"]["gsm8k"]["right_share"] == 0.5
+    given.write_text(json.dumps({"id": "gsm8k-0", "candidates": "The answer is 18."}) + "\n")
+    with pytest.raises(ValueError, match=r"c.jsonl:1: field 'candidates' must be a non-empty list of strings"):
+        R.run(["gsm8k"], GRM(backend=ScriptedJudge()), DATA, tmp_path / "o2", candidates=given)
