@@ -109,6 +109,8 @@ def test_spct_eval_writes_the_table_and_resumes_from_its_judgments(tmp_path: Pat
     assert rmb_rows["greedy"]["n"] == 12 and len(rmb_rows["greedy"]["subsets"]) == 4  # 3 per part
     # the scripted judge gives every response 2 (none says 'right'): ties, broken at random
     assert 0.0 <= rmb_rows["voting@4"]["score"] <= 1.0
+    assert rmb_rows["greedy"]["parsed"] == rmb_rows["voting@2"]["parsed"] == 1.0  # every scripted sample parses
+    assert "samples that parsed (greedy): rmb 100%, realmistake 100%" in (tmp_path / "results.md").read_text()
     assert results["benchmarks"]["realmistake"]["greedy"]["metric"] == "ROC-AUC"
     assert (tmp_path / "results.md").read_text().startswith("| model | strategy | rmb | realmistake |")
     assert (tmp_path / "results.png").stat().st_size > 0

@@ -176,12 +176,20 @@ def _grm(
             for it, samples in zip(items, MetaRM(meta_rm).annotate(items, [sampled[it.id].samples for it in items])):
                 sampled[it.id].samples = samples
     rows = grm_rows(name, items, greedy, sampled, ks, meta_rm is not None, seed)
+    for row, judged in ((rows["greedy"], greedy), *((r, sampled) for s, r in rows.items() if s != "greedy")):
+        row["parsed"] = _parse_rate(items, judged)
     strict = {"greedy": greedy} | ({f"voting@{max(ks)}": sampled} if sampled else {})
     records = [_item_record(name, it, {s: None if name in RATED else float(judgment_correct(j[it.id], it))
                                        for s, j in strict.items()},
                             judgments={s: j[it.id].model_dump(mode="json") for s, j in strict.items()})
                for it in items]
     return rows, records
+
+
+def _parse_rate(items: list[Item], judged: dict[str, Judgment]) -> float:
+    """The share of samples that parsed (a failed one is skipped by the vote, so counts as wrong
+    where all of an item's failed): the first thing to read when a score is low."""
+    return sum(judged[it.id].n_valid for it in items) / sum(len(judged[it.id].samples) for it in items)
 
 
 def _baseline(name: str, items: list[Item], model: str, seed: int) -> tuple[dict, list[dict]]:
@@ -229,6 +237,10 @@ def write_table(runs: list[dict], path: Path) -> None:
             lines.append(f"| {Path(results['model']).name} | {s} | " + " | ".join(cells) + " |")
     notes = []
     for results in runs:
+        parsed = {n: rows["greedy"]["parsed"] for n, rows in results["benchmarks"].items() if "parsed" in rows.get("greedy", {})}
+        if parsed:
+            notes.append(f"- {Path(results['model']).name}, samples that parsed (greedy): "
+                         + ", ".join(f"{n} {100 * v:.0f}%" for n, v in parsed.items()))
         rb = results["benchmarks"].get("rewardbench")
         sections = next(iter(rb.values())).get("sections", {}) if rb else {}
         if rb and len(sections) < 4:
