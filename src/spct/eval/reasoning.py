@@ -195,12 +195,11 @@ def wrong_variants(problem: Problem, pool: list[Problem], rng: random.Random, mo
     elif problem.kind == "math":
         others = [p.answer for p in pool if p.meta["subject"] == problem.meta["subject"]
                   and normalise_math(p.answer) != normalise_math(problem.answer)]
-        for wrong in {_off(problem.answer, rng), *rng.sample(others, min(2, len(others)))} - {None}:
-            start = problem.reference.rfind("\\boxed{")
-            boxed = last_boxed(problem.reference)
-            if start >= 0 and boxed is not None:
-                variants.append(problem.reference[:start] + f"\\boxed{{{wrong}}}"
-                                + problem.reference[start + len("\\boxed{") + len(boxed) + 1:])
+        start, boxed = problem.reference.rfind("\\boxed{"), last_boxed(problem.reference)
+        wrongs = dict.fromkeys([_off(problem.answer, rng), *rng.sample(others, min(2, len(others)))])  # ordered: a
+        for wrong in (w for w in wrongs if w is not None and boxed is not None):  # set's order varies by process
+            variants.append(problem.reference[:start] + f"\\boxed{{{wrong}}}"
+                            + problem.reference[start + len("\\boxed{") + len(boxed) + 1:])
     else:
         for mutant in mutants(problem.reference, rng):
             if not passes(mutant + "\n" + problem.answer, timeout=5.0):

@@ -86,21 +86,20 @@ def summarise(name: str, items: list[Item], values: dict[str, float | None], see
     return result
 
 
-def _rated_auc(items: list[Item], judged: dict[str, Judgment], k: int, rng: random.Random) -> dict[str, float]:
-    """Per-item mean scores over random k-subsets of the samples; ROC-AUC is not a mean of per-item
-    values, so the caller gets one draw per item, and `_auc_at` averages the AUC over draws."""
-    out = {}
-    for it in items:
-        samples = judged[it.id].samples
-        valid = [s.scores[0] for s in (samples if k >= len(samples) else rng.sample(samples, k)) if s.scores]
-        out[it.id] = sum(valid) / len(valid) if valid else float("-inf")
-    return out
+def _mean_at(judgment: Judgment, k: int, rng: random.Random) -> float:
+    """The mean valid score of a random k-subset of the samples (-inf when none parsed)."""
+    samples = judgment.samples if k >= len(judgment.samples) else rng.sample(judgment.samples, k)
+    valid = [s.scores[0] for s in samples if s.scores]
+    return sum(valid) / len(valid) if valid else float("-inf")
 
 
 def _auc_at(items: list[Item], judged: dict[str, Judgment], k: int, seed: int) -> dict:
+    """ROC-AUC of voting@k: not a mean of per-item values, so the AUC of one k-subset per item,
+    averaged over draws."""
     rng = random.Random(seed)
     draws = 1 if k >= max(len(judged[it.id].samples) for it in items) else SUBSETS
-    aucs = [summarise("realmistake", items, _rated_auc(items, judged, k, rng), seed)["score"] for _ in range(draws)]
+    labels = [it.rating for it in items]
+    aucs = [roc_auc([_mean_at(judged[it.id], k, rng) for it in items], labels) for _ in range(draws)]
     return {"n": len(items), "unjudged": 0, "metric": "ROC-AUC", "score": sum(aucs) / len(aucs)}
 
 
@@ -176,8 +175,11 @@ def _grm(
             for it, samples in zip(items, MetaRM(meta_rm).annotate(items, [sampled[it.id].samples for it in items])):
                 sampled[it.id].samples = samples
     rows = grm_rows(name, items, greedy, sampled, ks, meta_rm is not None, seed)
-    for row, judged in ((rows["greedy"], greedy), *((r, sampled) for s, r in rows.items() if s != "greedy")):
-        row["parsed"] = _parse_rate(items, judged)
+    rows["greedy"]["parsed"] = _parse_rate(items, greedy)
+    if sampled:
+        parsed = _parse_rate(items, sampled)  # one pass serves every k
+        for strategy in rows.keys() - {"greedy"}:
+            rows[strategy]["parsed"] = parsed
     strict = {"greedy": greedy} | ({f"voting@{max(ks)}": sampled} if sampled else {})
     records = [_item_record(name, it, {s: None if name in RATED else float(judgment_correct(j[it.id], it))
                                        for s, j in strict.items()},
@@ -198,8 +200,10 @@ def _baseline(name: str, items: list[Item], model: str, seed: int) -> tuple[dict
 
     rng = random.Random(seed)
     given = dict(zip([it.id for it in items], rewards(model, items)))
-    values = {it.id: (None if r is None else r[0] if name in RATED else outcome(r, it.best, "random", rng))
-              for it in items for r in [given[it.id]]}
+    values: dict[str, float | None] = {}
+    for it in items:
+        r = given[it.id]
+        values[it.id] = None if r is None else r[0] if name in RATED else outcome(r, it.best, "random", rng)
     records = [_item_record(name, it, {"scalar": values[it.id] if name not in RATED else None},
                             rewards=given[it.id]) for it in items]
     return {"scalar": summarise(name, items, values, seed)}, records
