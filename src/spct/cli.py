@@ -18,9 +18,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from spct.core.items import Item, Judgment
-from spct.grm import DEFAULT_MODEL, GRM
+from spct.grm import COMPACT_TEMPLATES, DEFAULT_MODEL, GRM
 from spct.io import InputError, JsonlWriter, done_ids, read_items
 from spct.miniature.build import MiniatureConfig, build
+from spct.scaling.cache import CacheError
 from spct.scaling.strategies import STRATEGIES
 
 app = typer.Typer(help="Generalist generative reward modeling (SPCT).", no_args_is_help=True)
@@ -56,6 +57,12 @@ def show(item: Item, judgment: Judgment, out: Console) -> None:
         f"\n[bold green]Voted rewards:[/] {judgment.rewards}  best: {best if judgment.rewards else 'none'}"
         f"  valid samples: {judgment.n_valid}/{len(judgment.samples)}{truth}"
     )
+
+
+def _fail(message: str) -> None:
+    """One line on stderr and exit code 2: a usage or input problem, found before any work."""
+    console.print(f"[red]error:[/] {escape(message)}")
+    raise typer.Exit(code=2)
 
 
 @app.command()
@@ -98,6 +105,12 @@ def score(
     ray_workers: Annotated[int, typer.Option(help="--ray: actors, each holding one GRM")] = 2,
 ) -> None:
     """Judge every item of INPUT and write one judgment per line to OUTPUT."""
+    if not input.is_file():
+        _fail(f"{input}: {'is a directory' if input.is_dir() else 'no such file'}; give a JSONL file of items")
+    if output.is_dir() or (output.exists() and output.samefile(input)):
+        _fail(f"{output}: {'is a directory' if output.is_dir() else 'is the input'}; give another output file")
+    if output.suffix == ".parquet" and not ray:
+        _fail(f"{output}: Parquet output is written by --ray; without it, write JSONL (.jsonl)")
     if strategy is not None and strategy not in STRATEGIES:
         raise typer.BadParameter(f"{strategy!r}; choose one of {', '.join(STRATEGIES)}", param_hint="--strategy")
     principles = list(principle or [])
@@ -110,7 +123,10 @@ def score(
         meta_rm=meta_rm, **backend_kwargs,
     )
     options = {"strategy": strategy, "k_meta": k_meta, "confidence": confidence, "round_size": round_size}
-    skip = done_ids(output) if resume and output.suffix != ".parquet" else set()
+    try:
+        skip = done_ids(output) if resume and output.suffix != ".parquet" else set()
+    except InputError as e:
+        _fail(str(e))
     items, errors = [], 0
     for record in read_items(input):
         if isinstance(record, InputError):
@@ -126,7 +142,10 @@ def score(
         console.print(f"{judged} judged on Ray, {len(skip)} already done, {errors} bad input records -> "
                       f"{escape(str(output))}")
         raise typer.Exit(code=2 if errors else 0)
-    grm = GRM(**grm_kwargs)
+    try:
+        grm = GRM(**grm_kwargs)
+    except CacheError as e:
+        _fail(str(e))
     by_id = {it.id: it for it in items}
     stdout = Console(soft_wrap=True)
     columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -218,7 +237,8 @@ def best_of_n_command(
 @app.command("eval")
 def eval_command(
     benchmarks: Annotated[list[str], typer.Argument(
-        help="rewardbench, ppe-preference, ppe-correctness, rmb, hh-rlhf, realmistake, miniature")],
+        help="rewardbench, ppe-preference, ppe-correctness, rmb, hh-rlhf, realmistake, miniature, and the test "
+             "splits of `spct data build`: rmb-test, hh-rlhf-test")],
     model: Annotated[str, typer.Option(help="local folder, hub name, served model name, or a baseline folder")] = DEFAULT_MODEL,
     backend: Annotated[str, typer.Option(help="hf (in-process) or openai (any OpenAI-compatible server)")] = "hf",
     base_url: Annotated[str, typer.Option(help="openai backend: server address")] = "http://127.0.0.1:8000/v1",
@@ -229,6 +249,8 @@ def eval_command(
     limit: Annotated[int | None, typer.Option(help="items per subset (the same ones every run)")] = None,
     batch_size: Annotated[int, typer.Option(help="items per backend call")] = 8,
     max_new_tokens: Annotated[int, typer.Option()] = 512,
+    max_prompt_tokens: Annotated[int | None, typer.Option(
+        help="hf backend: leave out (and count) items whose prompt is longer, e.g. the window the GRM was trained on")] = None,
 ) -> None:
     """The paper's table for one model: results.json, results.md, results.png and results.jsonl under OUT."""
     from spct.backends.base import load_backend
@@ -239,7 +261,7 @@ def eval_command(
     if not (Path(model) / "baseline.json").is_file():  # a scalar baseline scores itself; a GRM needs a backend
         engine = load_backend(backend, model, **({"base_url": base_url} if backend == "openai" else {"batch_size": batch_size}))
     run(benchmarks, engine, ks, data, out, model=model, limit=limit, batch_size=batch_size,
-        max_new_tokens=max_new_tokens, meta_rm=meta_rm)
+        max_new_tokens=max_new_tokens, meta_rm=meta_rm, max_prompt_tokens=max_prompt_tokens)
     Console().print((out / "results.md").read_text())
 
 
@@ -335,6 +357,14 @@ def train_rft(ctx: typer.Context) -> None:
     _train(ctx, RFTConfig, "spct.train.rft")
 
 
+@train.command("cold-start", context_settings=PASS_THROUGH, add_help_option=False)
+def train_cold_start(ctx: typer.Context) -> None:
+    """Format cold start of a pretrained base: LoRA SFT on rule-written judgments (flags: --help)."""
+    from spct.train.cold_start_config import ColdStartConfig
+
+    _train(ctx, ColdStartConfig, "spct.train.cold_start")
+
+
 @train.command("grpo", context_settings=PASS_THROUGH, add_help_option=False)
 def train_grpo(ctx: typer.Context) -> None:
     """Rule-based online RL with TRL's GRPOTrainer (flags: spct train grpo --help)."""
@@ -357,6 +387,29 @@ def train_baseline(ctx: typer.Context) -> None:
     from spct.train.baseline_config import BaselineConfig
 
     _train(ctx, BaselineConfig, "spct.train.baseline")
+
+
+data = typer.Typer(help="Training data built from public benchmark files.")
+app.add_typer(data, name="data")
+
+@data.command("build")
+def data_build(
+    data_dir: Annotated[Path, typer.Option("--data", help="the benchmark files (../shared/data)")] = Path("../shared/data"),
+    model: Annotated[str, typer.Option(help="whose chat template and tokenizer measure the prompts")] = "smollm2-135m-instruct",
+    out: Annotated[Path, typer.Option(help="train/validation/test JSONL and stats.json")] = Path("runs/real/data"),
+    max_prompt_tokens: Annotated[int, typer.Option(help="longer prompts are left out and counted")] = 1024,
+    miniature_items: Annotated[int, typer.Option(help="miniature-world items over the three splits")] = 4000,
+    seed: Annotated[int, typer.Option()] = 0,
+    limit: Annotated[int | None, typer.Option(help="the first items of each source only (a quick look)")] = None,
+) -> None:
+    """The real-text training set, split by a hash of the query; held-out benchmarks never enter it."""
+    import json
+
+    from spct.train.real_data import build as build_data
+
+    stats = build_data(data_dir, model, out, templates=COMPACT_TEMPLATES, max_prompt_tokens=max_prompt_tokens,
+                       miniature_items=miniature_items, seed=seed, limit=limit)
+    Console().print_json(json.dumps(stats))
 
 
 miniature = typer.Typer(help="The miniature world: verifiable tasks, a teacher, a GRM trained from scratch.")

@@ -35,6 +35,9 @@ from spct.scaling.strategies import STRATEGIES, decided, keep_top
 
 DEFAULT_MODEL = str(resources.files("spct") / "models" / "miniature-grm")
 PAPER_TEMPLATES = {"template": "pointwise"}  # 1..10 for any n, as the released checkpoints score
+# the paper's sections and output format without the general criteria (a third of the prompt),
+# 0/1 for a single response: what spct's own GRMs are trained with
+COMPACT_TEMPLATES = {"template": "compact", "binary_template": "compact-binary"}
 
 
 def model_templates(model: str) -> dict[str, str]:
@@ -210,13 +213,7 @@ class GRM:
         voting otherwise. "meta" keeps the top k_meta (default k // 2) by the meta RM;
         "adaptive" draws `round_size` at a time until `decided(..., confidence)` (1.0 = stop only
         when the remaining budget cannot change the outcome)."""
-        if samples < 1:
-            raise ValueError(f"samples must be >= 1, got {samples}")
-        strategy = strategy or ("greedy" if samples == 1 else "voting")
-        if strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-        if strategy == "greedy" and samples != 1:
-            raise ValueError(f"greedy draws one sample, got samples={samples}")
+        strategy = self.check_options(samples, strategy)
         temperature = self.temperature_for(samples)
         if strategy == "adaptive":
             drawn = self._adaptive(items, samples, temperature, round_size, confidence)
@@ -225,6 +222,19 @@ class GRM:
         if strategy == "meta":
             drawn = self._meta(items, drawn, k_meta or max(1, samples // 2))
         return [vote(it.id, len(it.responses), ss, strategy, k=samples) for it, ss in zip(items, drawn)]
+
+    def check_options(self, samples: int, strategy: str | None) -> str:
+        """The strategy that `samples` and `strategy` name, or a ValueError saying what is wrong."""
+        if samples < 1:
+            raise ValueError(f"samples must be >= 1, got {samples}")
+        strategy = strategy or ("greedy" if samples == 1 else "voting")
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        if strategy == "greedy" and samples != 1:
+            raise ValueError(f"greedy draws one sample, got samples={samples}")
+        if strategy == "meta" and self.meta_rm is None:
+            raise ValueError("strategy 'meta' needs a meta RM: GRM(..., meta_rm=checkpoint)")
+        return strategy
 
     def _adaptive(
         self, items: Sequence[Item], k: int, temperature: float, round_size: int, confidence: float
@@ -247,8 +257,6 @@ class GRM:
         return drawn
 
     def _meta(self, items: Sequence[Item], drawn: list[list[Sample]], k_meta: int) -> list[list[Sample]]:
-        if self.meta_rm is None:
-            raise ValueError("strategy 'meta' needs a meta RM: GRM(..., meta_rm=checkpoint)")
         scored = self.meta_rm.annotate(items, drawn)
         return [keep_top(ss, [s.meta_score for s in ss], k_meta) for ss in scored]
 

@@ -43,7 +43,7 @@ def read_items(path: str | Path, max_chars: int = MAX_CHARS) -> Iterator[Item | 
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")  # a BOM, as Windows tools write
             except UnicodeDecodeError as e:
                 yield InputError(f"{path}:{lineno}: not valid UTF-8 ({e.reason} at byte {e.start})")
                 continue
@@ -77,16 +77,27 @@ def _record_id(line: str) -> str | None:
 
 
 def done_ids(path: str | Path) -> set[str]:
-    """Ids already written to an output file. A last line cut off by a kill is removed first, so
-    appending after it cannot corrupt the file."""
+    """Ids already written to an output file. A last line cut off by a kill (no newline and not
+    a whole record) is removed first, so appending after it cannot corrupt the file; a whole
+    last record without its newline gets the newline. Any other bad line is an InputError
+    naming the file and the line: the file is not one this job wrote."""
     path = Path(path)
     if not path.exists():
         return set()
     data = path.read_bytes()
     if data and not data.endswith(b"\n"):
-        data = data[: data.rfind(b"\n") + 1]
+        last = data[data.rfind(b"\n") + 1 :]
+        data = data + b"\n" if _record_id(last.decode("utf-8", "replace")) is not None else data[: -len(last)]
         path.write_bytes(data)
-    return {json.loads(line)["id"] for line in data.decode("utf-8").splitlines() if line.strip()}
+    ids = set()
+    for lineno, raw in enumerate(data.splitlines(), 1):
+        rid = _record_id(raw.decode("utf-8", "replace")) if raw.strip() else ""
+        if rid is None:
+            raise InputError(f"{path}:{lineno}: not a judgment record with an id; this output was not written by "
+                             "spct (or was edited): move it away or drop --resume")
+        if rid:
+            ids.add(rid)
+    return ids
 
 
 class JsonlWriter:

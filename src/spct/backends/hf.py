@@ -7,6 +7,7 @@ from one prefill of it (prefix sharing).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,28 @@ from tqdm import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
 from spct.backends.base import BackendError, Completion, Messages, Sampling
+from spct.backends.pretrained import resolve
+
+
+def adapter_base(folder: str | Path) -> str | None:
+    """The base model of a PEFT adapter folder (a registry name or a path), or None for a full checkpoint."""
+    config = Path(folder) / "adapter_config.json"
+    return json.loads(config.read_text())["base_model_name_or_path"] if config.is_file() else None
+
+
+def load_causal_lm(model: str, dtype: str | torch.dtype = "auto", *, trainable: bool = False):
+    """(model, tokenizer) of a checkpoint folder, a hub name, a named registry base
+    (`backends.pretrained`), or a LoRA adapter folder over one of those: the adapter is merged
+    for inference, left trainable for training. The tokenizer is the base's."""
+    path = resolve(model)
+    base = adapter_base(path)
+    if base is None:
+        return AutoModelForCausalLM.from_pretrained(path, dtype=dtype), AutoTokenizer.from_pretrained(path)
+    from peft import PeftModel
+
+    lm = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(resolve(base), dtype=dtype), path,
+                                   is_trainable=trainable)
+    return (lm if trainable else lm.merge_and_unload()), AutoTokenizer.from_pretrained(resolve(base))
 
 
 class HFBackend:
@@ -23,8 +46,8 @@ class HFBackend:
         self.model_id = model
         self.batch_size = batch_size
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model, padding_side="left")
-            self.model = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
+            self.model, self.tokenizer = load_causal_lm(model, dtype)
+            self.tokenizer.padding_side = "left"
         except OSError as e:
             if Path(model).is_dir():
                 raise
@@ -37,6 +60,11 @@ class HFBackend:
         self.model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos])
+
+    def prompt_tokens(self, prompts: Sequence[Messages]) -> list[int]:
+        """Each prompt's length in tokens, as `generate` will feed it."""
+        return [len(self.tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True,
+                                                       return_dict=True)["input_ids"]) for p in prompts]
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[Completion]]:
@@ -94,6 +122,16 @@ class HFBackend:
         kept = tokens[:end]
         text = self.tokenizer.decode(kept, skip_special_tokens=True)
         return Completion(text=text, finish_reason="length" if end is None else "stop", n_tokens=len(kept))
+
+
+def bf16_is_fast() -> bool:
+    """bf16 is about 2x fp32 for a 100M+ model on a GPU or a CPU with AMX / AVX512-BF16, and
+    measured 25x slower than fp32 on an AVX2-only CPU (its bf16 GEMMs fall back to a reference
+    loop): the training stages ask this rather than assume."""
+    if torch.cuda.is_available():
+        return True
+    caps = torch.cpu.get_capabilities()
+    return bool(caps.get("amx_bf16") or caps.get("avx512_bf16"))
 
 
 def device_name() -> str:

@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 
 from spct.core.items import Item
 
@@ -29,7 +30,8 @@ BUILTIN_RANGES = {
     "pointwise": (1, 10), "binary": (0, 1), "compact": (1, 10), "compact-binary": (0, 1),
     "meta": (1, 10),  # the meta RM's user turn (scaling.meta_rm); it asks for no scores, the range is unused
 }
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
+# sandboxed: a user's template file is data, so it may not reach Python objects and run code
+_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
 
 
 @cache

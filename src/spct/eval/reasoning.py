@@ -38,12 +38,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from spct.downstream.best_of_n import best_of_n
-from spct.eval.benchmarks import field
+from spct.eval.benchmarks import field, training_split
 from spct.eval.metrics import bootstrap
 from spct.grm import GRM
 from spct.io import JsonlWriter, done_ids
 
 SELECTIONS = ("grm", "random", "majority", "oracle")
+TRAINED_ON = ("gsm8k", "math500")  # `spct data build` draws train items from their problems
 
 
 @dataclass
@@ -292,6 +293,8 @@ def run(
     results: dict = {"model": grm.backend.model_id, "n": n, "p_right": None if given else p_right, "benchmarks": {}}
     for name in names:
         problems = BENCHMARKS[name](data)
+        if name in TRAINED_ON:  # never a problem a GRM of spct trained on
+            problems = [p for p in problems if training_split(p.query) != "train"]
         if given:
             problems = [p for p in problems if p.id in given]
         chosen = random.Random(seed).sample(problems, min(limit, len(problems))) if limit else problems

@@ -7,6 +7,7 @@ shared. Model output is untrusted text: the page only ever sets it as text, neve
 from __future__ import annotations
 
 import json
+import math
 from importlib.resources import files
 from pathlib import Path
 
@@ -17,7 +18,19 @@ def write_html(sources: list[Path], path: Path) -> None:
     for source in sources:
         run = f"{source.parent.name} ({Path(json.loads((source.parent / 'results.json').read_text())['model']).name})"
         items += [{**json.loads(line), "run": run} for line in source.read_text().splitlines()]
-    data = json.dumps(items).replace("</", "<\\/")  # no "</script>" can end the data block early
+    # "<" as \u003c: neither "</script>" nor "<!--<script>" (which makes the parser swallow the
+    # page's own script) can appear in the data block; NaN, which JSON.parse refuses, becomes null
+    data = json.dumps(_finite(items), allow_nan=False).replace("<", "\\u003c")
     page = files("spct.eval").joinpath("report.html").read_text().replace("__DATA__", data)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page)
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value

@@ -25,7 +25,7 @@ from pathlib import Path
 from spct.backends.base import Backend
 from spct.core.items import Item, Judgment
 from spct.core.vote import judgment_correct
-from spct.eval.benchmarks import hh_rlhf, ppe, realmistake, rewardbench, rmb
+from spct.eval.benchmarks import hh_rlhf, ppe, query_text, realmistake, rewardbench, rmb, training_split
 from spct.eval.metrics import bootstrap, outcome, overall, roc_auc, section_scores
 from spct.miniature.evaluate import judge_to
 from spct.miniature.world import generate
@@ -36,14 +36,20 @@ def _miniature(root: Path) -> list[Item]:
     return [it.model_copy(update={"meta": {**it.meta, "subset": it.meta["family"]}}) for it in generate(400, "test", 0)]
 
 
+def _test_split(load: Callable[[Path], list[Item]]) -> Callable[[Path], list[Item]]:
+    """A benchmark spct trains on, cut to its test split (`spct data build`): in-distribution."""
+    return lambda root: [it for it in load(root) if training_split(query_text(it)) == "test"]
+
+
 BENCHMARKS: dict[str, Callable[[Path], list[Item]]] = {
     "rewardbench": rewardbench.load, "ppe-preference": ppe.load_preference, "ppe-correctness": ppe.load_correctness,
     "rmb": rmb.load, "hh-rlhf": hh_rlhf.load, "realmistake": realmistake.load, "miniature": _miniature,
+    "rmb-test": _test_split(rmb.load), "hh-rlhf-test": _test_split(hh_rlhf.load),
 }
 OVERALL = {"rewardbench": "RewardBench", "ppe-preference": "PPE Preference", "ppe-correctness": "PPE Correctness",
            "rmb": "RMB"}
 RATED = {"realmistake"}  # single responses: ROC-AUC of the score against the label
-MEAN_OF_SUBSETS = {"rmb", "ppe-correctness"}  # the benchmark's score is the mean of its parts
+MEAN_OF_SUBSETS = {"rmb", "rmb-test", "ppe-correctness"}  # the benchmark's score is the mean of its parts
 
 
 def subsample(items: list[Item], limit: int | None, seed: int) -> list[Item]:
@@ -54,6 +60,16 @@ def subsample(items: list[Item], limit: int | None, seed: int) -> list[Item]:
     for it in items:
         by_subset[it.meta["subset"]].append(it)
     return [it for group in by_subset.values() for it in random.Random(seed).sample(group, min(limit, len(group)))]
+
+
+def within(items: list[Item], engine: Backend, max_prompt_tokens: int) -> list[Item]:
+    """The items whose prompt, in the model's template, fits `max_prompt_tokens` (the window a
+    model was trained on): the others are left out, never cut."""
+    from spct.grm import Templates
+
+    templates = Templates.of(engine.model_id)
+    prompts = [templates(it).render(it, list(range(len(it.responses)))) for it in items]
+    return [it for it, n in zip(items, engine.prompt_tokens(prompts), strict=True) if n <= max_prompt_tokens]
 
 
 def _mean_score(judgment: Judgment) -> float:
@@ -136,17 +152,25 @@ def _item_record(name: str, it: Item, outcomes: dict[str, float | None], **extra
 def run(
     names: list[str], engine: Backend | None, ks: list[int], data: Path, out: Path, *, model: str,
     limit: int | None, seed: int = 0, batch_size: int = 8, max_new_tokens: int = 512, meta_rm: str | None = None,
+    max_prompt_tokens: int | None = None,
 ) -> dict:
     """Judge and score every benchmark in `names` with `model` (a GRM behind `engine`, or, with no
-    engine, a scalar baseline folder)."""
+    engine, a scalar baseline folder). `max_prompt_tokens` leaves longer items out (before
+    `limit` draws), counted in results.json under "too long"."""
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         raise ValueError(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}")
     out.mkdir(parents=True, exist_ok=True)
-    results: dict = {"model": model, "samples": ks, "limit": limit, "meta_rm": meta_rm, "benchmarks": {}}
+    results: dict = {"model": model, "samples": ks, "limit": limit, "meta_rm": meta_rm, "benchmarks": {},
+                     "max_prompt_tokens": max_prompt_tokens, "too long": {}}
     per_item: list[dict] = []
     for name in names:
-        items = subsample(BENCHMARKS[name](data), limit, seed)
+        items = BENCHMARKS[name](data)
+        if max_prompt_tokens is not None and engine is not None:
+            kept = within(items, engine, max_prompt_tokens)
+            results["too long"][name] = len(items) - len(kept)
+            items = kept
+        items = subsample(items, limit, seed)
         if engine is None:
             rows, records = _baseline(name, items, model, seed)
         else:

@@ -35,13 +35,29 @@ def draw_key(**parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _completion(row: str) -> Completion | None:
+    try:
+        return Completion(**json.loads(row))
+    except (ValueError, TypeError):
+        return None
+
+
+class CacheError(ValueError):
+    """The cache file is not a spct cache (corrupt, another program's, a folder); the message says what to do."""
+
+
 class SampleCache:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-        self._db.execute("CREATE TABLE IF NOT EXISTS draws (key TEXT PRIMARY KEY, completion TEXT NOT NULL)")
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+            self._db.execute("CREATE TABLE IF NOT EXISTS draws (key TEXT PRIMARY KEY, completion TEXT NOT NULL)")
+            self._db.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.Error as e:
+            raise CacheError(f"{self.path}: not a usable spct cache ({e}); delete it (or give another --cache) and "
+                             "rerun: it only saves time") from None
         self.hits = self.misses = 0
 
     def get_many(self, keys: list[str]) -> dict[str, Completion]:
@@ -51,7 +67,10 @@ class SampleCache:
             rows = self._db.execute(
                 f"SELECT key, completion FROM draws WHERE key IN ({','.join('?' * len(chunk))})", chunk
             )
-            found.update((k, Completion(**json.loads(v))) for k, v in rows)
+            for k, v in rows:
+                completion = _completion(v)
+                if completion is not None:  # a row spct did not write is a miss: drawn again, overwritten
+                    found[k] = completion
         self.hits += len(found)
         self.misses += len(keys) - len(found)
         return found

@@ -25,20 +25,63 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
 from spct.core.items import Item, Judgment, Message
 from spct.core.vote import normalised_rewards
 from spct.grm import GRM
 
 log = logging.getLogger("spct.serve")
+ROUTES = ("/v1/score", "/get_reward", "/health", "/metrics")
+
+
 Text = Annotated[str, StringConstraints(max_length=100_000)]
+
+
+class BodyLimit:
+    """ASGI middleware: the body is read here, counted as it arrives, and the request answered 413
+    once it passes `limit` bytes, so a chunked body (no Content-Length, or one that
+    Transfer-Encoding overrides) is bounded too; a body within the limit is passed on whole."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        too_large = JSONResponse({"detail": f"request body over {self.limit} bytes"}, status_code=413)
+        length = dict(scope["headers"]).get(b"content-length", b"0")
+        if length.isdigit() and int(length) > self.limit:  # before reading anything
+            return await too_large(scope, receive, send)
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.limit:
+                return await too_large(scope, receive, send)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 @dataclass(frozen=True)
@@ -192,33 +235,48 @@ def create_app(
 ) -> FastAPI:
     """The app around one GRM. `samples` is the k of /get_reward; `token` protects every endpoint
     but /health."""
-    app = FastAPI(title="spct reward server", version="0.1.0", description=__doc__.split("\n\n")[0])
+    # no /docs, /redoc or /openapi.json: every endpoint but /health needs the token, and the
+    # schema pages load scripts from public CDNs (docs/serving.md links the schema instead)
+    app = FastAPI(title="spct reward server", version="0.1.0", description=__doc__.split("\n\n")[0],
+                  docs_url=None, redoc_url=None, openapi_url=None)
     metrics = Metrics()
     batcher = Batcher(grm, metrics, max_wait=max_wait)
+    local = Path(grm.backend.model_id)
+    model_name = local.name if local.is_dir() else grm.backend.model_id  # no install paths to callers
     bearer = HTTPBearer(auto_error=False)
 
     def authorised(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
-        if token is not None and (credentials is None or not secrets.compare_digest(credentials.credentials, token)):
+        # bytes: compare_digest refuses non-ASCII str (a stray token was a 500); the header's
+        # raw bytes (ASGI decodes them as Latin-1) against the token's UTF-8
+        if token is not None and (credentials is None or not secrets.compare_digest(
+                credentials.credentials.encode("latin-1"), token.encode())):
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    app.add_middleware(BodyLimit, limit=limits.max_body_bytes)  # added first: inside `observe`, which logs its 413s
 
     @app.middleware("http")
     async def observe(request: Request, call_next):
-        """Size limit before the body is read, one JSON log line and the metrics per request."""
+        """One JSON log line and the metrics per request."""
         start = time.monotonic()
-        if int(request.headers.get("content-length") or 0) > limits.max_body_bytes:
-            response = JSONResponse({"detail": f"request body over {limits.max_body_bytes} bytes"}, status_code=413)
-        else:
-            try:
-                response = await call_next(request)
-            except Exception:  # the trace to the log, never to the client
-                log.exception("unhandled error on %s", request.url.path)
-                response = JSONResponse({"detail": "internal error"}, status_code=500)
+        try:
+            response = await call_next(request)
+        except Exception:  # the trace to the log, never to the client
+            log.exception("unhandled error on %s", request.url.path)
+            response = JSONResponse({"detail": "internal error"}, status_code=500)
         seconds = time.monotonic() - start
-        metrics.requests.labels(request.url.path, str(response.status_code)).inc()
-        metrics.latency.labels(request.url.path).observe(seconds)
+        route = request.url.path if request.url.path in ROUTES else "other"  # labels from a fixed set
+        metrics.requests.labels(route, str(response.status_code)).inc()
+        metrics.latency.labels(route).observe(seconds)
         log.info(json.dumps({"path": request.url.path, "method": request.method, "status": response.status_code,
                              "ms": round(1000 * seconds, 1), "client": request.client.host if request.client else None}))
         return response
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        """422 naming each field, without echoing the input back (it may hold NaN or a surrogate,
+        which JSON cannot carry, and it is the caller's own text anyway)."""
+        return JSONResponse({"detail": [{"loc": list(e["loc"]), "msg": e["msg"]} for e in error.errors()]},
+                            status_code=422)
 
     async def judged(items: list[Item], k: int, strategy: str | None) -> list[Judgment]:
         try:
@@ -241,12 +299,18 @@ def create_app(
         check("samples", request.samples, limits.max_samples)
         for i, it in enumerate(request.items):
             check(f"items.{i}.responses", len(it.responses), limits.max_responses)
-        items = [
-            Item(id=it.id if it.id is not None else str(i), query=it.query, responses=it.responses)
-            for i, it in enumerate(request.items)
-        ]
+        try:
+            grm.check_options(request.samples, request.strategy)  # at once, not behind the model
+            items = [
+                Item(id=it.id if it.id is not None else str(i), query=it.query, responses=it.responses)
+                for i, it in enumerate(request.items)
+            ]
+        except ValidationError as e:
+            raise HTTPException(422, f"items: {e.errors()[0]['msg']}") from None
+        except ValueError as e:
+            raise HTTPException(422, str(e)) from None
         judgments = await judged(items, request.samples, request.strategy)
-        return ScoreResponse(model=grm.backend.model_id, results=[
+        return ScoreResponse(model=model_name, results=[
             ScoreOut(**j.model_dump(include={"id", "rewards", "best", "ties", "n_valid", "n_failed"}),
                      score_range=grm.template_for(it).score_range,
                      samples=[_sample_out(s) for s in j.samples] if request.details else None)
@@ -273,7 +337,7 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict:
-        return {"status": "ok", "model": grm.backend.model_id}
+        return {"status": "ok"}
 
     @app.get("/metrics", dependencies=[Depends(authorised)])
     async def prometheus() -> PlainTextResponse:

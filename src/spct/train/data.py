@@ -9,7 +9,7 @@ from spct.io import InputError, read_items
 from spct.miniature.world import generate
 
 
-def training_items(data: str, limit: int, seed: int) -> list[Item]:
+def training_items(data: str, limit: int | None, seed: int) -> list[Item]:
     """`data` is "miniature" (fresh train-split items for `seed`) or the path of a JSONL file."""
     if data == "miniature":
         return generate(limit, "train", seed)
@@ -20,6 +20,11 @@ def training_items(data: str, limit: int, seed: int) -> list[Item]:
         if record.best is None and record.rating is None:
             raise InputError(f"{data}: item {record.id!r}: field 'best' or 'rating' is required for training")
         items.append(record)
-        if len(items) == limit:
+        if limit is not None and len(items) == limit:
             break
     return items
+
+
+def read_split(folder: str, split: str) -> list[Item]:
+    """One split of a `spct data build` folder (`<folder>/<split>.jsonl`)."""
+    return training_items(f"{folder}/{split}.jsonl", None, 0)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
@@ -30,10 +29,11 @@ from rich.progress import Progress
 
 from spct.core.items import Item, Sample
 from spct.core.vote import is_correct
-from spct.grm import GRM
+from spct.grm import GRM, model_templates
 from spct.io import JsonlWriter, done_ids
 from spct.train.data import training_items
 from spct.train.rft_config import RFTConfig
+from spct.train.stage import load_trainable, save_stage
 
 ANALYSIS = re.compile(r"^[#*\s]*Analysis[*\s]*:", re.IGNORECASE | re.MULTILINE)
 
@@ -136,8 +136,9 @@ def run(cfg: RFTConfig) -> Path:
     Under `accelerate launch` the main process samples while the others wait, then all train."""
     import torch
     from accelerate import PartialState
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from spct.backends.hf import bf16_is_fast
+    from spct.backends.pretrained import resolve
     from spct.train.sft import sft
 
     state = PartialState(cpu=not torch.cuda.is_available())  # cpu: gloo across torchrun's processes
@@ -155,21 +156,15 @@ def run(cfg: RFTConfig) -> Path:
         raise ValueError(f"no trajectory was accepted out of {stats['all']['trajectories']}: nothing to fine-tune on")
     del grm  # the sampler's copy of the model
 
-    cuda = torch.cuda.is_available()
-    tokenizer = AutoTokenizer.from_pretrained(cfg.model)
-    model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype="auto" if cuda else torch.float32)
+    bf16 = bf16_is_fast() if cfg.bf16 is None else cfg.bf16
+    model, tokenizer, peft_config = load_trainable(cfg.model, lora_r=cfg.lora_r, bf16=bf16)
     trainer = sft(
         model, tokenizer, examples, workdir=out / "checkpoints", epochs=cfg.epochs, batch_size=cfg.batch_size,
-        learning_rate=cfg.learning_rate, seed=cfg.seed, save_steps=cfg.save_steps,
+        learning_rate=cfg.learning_rate, seed=cfg.seed, save_steps=cfg.save_steps, max_length=cfg.max_length,
+        bf16=bf16, pad_to_multiple_of=128 if bf16 else None, peft_config=peft_config,
     )
-    final = out / "model"
-    trainer.save_model(str(final))  # the main process writes, whatever the distribution
     if state.is_main_process:
         (out / "stats.json").write_text(json.dumps(stats, indent=1))
-        tokenizer.save_pretrained(final)
-        if (Path(cfg.model) / "spct.json").is_file():  # the templates it was trained with stay its own
-            shutil.copy(Path(cfg.model) / "spct.json", final / "spct.json")
-        card = {"config": asdict(cfg), "examples": len(examples), "stats": stats,
-                "log": [r for r in trainer.state.log_history if "loss" in r]}
-        (final / "rft.json").write_text(json.dumps(card, indent=1))
-    return final
+    card = {"config": asdict(cfg), "examples": len(examples), "stats": stats}
+    return save_stage(trainer, tokenizer, cfg.model, out / "model", model_templates(resolve(cfg.model)), "rft.json",
+                      card)

@@ -32,4 +32,13 @@ class RFTConfig:
     epochs: float = field(default=1.0, metadata={"help": "passes over the kept trajectories"})
     batch_size: int = field(default=8, metadata={"help": "sequences per optimiser step (paper: 1024)"})
     learning_rate: float = field(default=2e-4, metadata={"help": "peak learning rate (paper, 27B: 5e-6)"})
+    lora_r: int = field(
+        default=0,
+        metadata={"help": "LoRA rank for a full checkpoint (0: full fine-tuning); an adapter folder trains its adapter"},
+    )
+    bf16: bool | None = field(
+        default=None,
+        metadata={"help": "bf16 training; default: where it is fast (a GPU, AMX or AVX512-BF16; 25x slower on AVX2)"},
+    )
+    max_length: int = field(default=1024, metadata={"help": "longest prompt + trajectory in tokens"})
     save_steps: int = field(default=200, metadata={"help": "checkpoint interval; a rerun resumes from the last"})

@@ -13,6 +13,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from spct.core.items import Item, Message
+from spct.miniature.world import split_of
+
+# where `spct data build` puts a query (by a hash of its text): train, validation or test
+TRAINING_SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
+
+
+def query_text(item: Item) -> str:
+    """The whole conversation's text: what decides an item's split."""
+    return "\n".join(m.content for m in item.conversation)
+
+
+def training_split(text: str) -> str:
+    """The split of a query text in spct's training data, fixed by its hash; evaluations that
+    draw from a source spct also trains on (GSM8K, MATH-500) keep out of "train"."""
+    return split_of(text, TRAINING_SPLITS)
 
 
 def pair(id: str, query: str | list[Message], chosen: str, rejected: str, **meta) -> Item:
@@ -59,7 +74,6 @@ def records(folder: Path, hub: str, split: str) -> Iterator[tuple[str, dict]]:
             f"put its published files in {folder}") from error
     for i, record in enumerate(table):
         yield f"{hub}[{split}] record {i}", record
-
 
 
 def read_table(path: Path) -> list[dict]:

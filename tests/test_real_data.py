@@ -1,0 +1,121 @@
+"""The real-text training set and the format cold start on it, on the benchmark files themselves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from spct.core.items import Item
+from spct.core.parse import parse_judgment
+from spct.eval.benchmarks import query_text, realmistake, rewardbench
+from spct.eval.reasoning import is_right, load_gsm8k
+from spct.grm import COMPACT_TEMPLATES, DEFAULT_MODEL, GRM
+from spct.train.cold_start import rule_judgment
+from spct.train.real_data import build
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("data")
+    stats = build(DATA, DEFAULT_MODEL, out, templates=COMPACT_TEMPLATES, max_prompt_tokens=700, miniature_items=200,
+                  limit=40)
+    return out, stats
+
+
+def split(out: Path, name: str) -> list[Item]:
+    return [Item.model_validate_json(line) for line in (out / f"{name}.jsonl").read_text().splitlines()]
+
+
+def test_splits_share_no_query_and_never_hold_a_held_out_one(built):
+    out, _ = built
+    queries = {name: {query_text(it) for it in split(out, name)} for name in ("train", "validation", "test")}
+    assert all(queries.values())
+    assert not queries["train"] & queries["validation"] and not queries["train"] & queries["test"]
+    assert not queries["validation"] & queries["test"]
+    held_out = {query_text(it) for it in rewardbench.load_llmbar(DATA) + rewardbench.load_hep(DATA)
+                + realmistake.load(DATA)}
+    assert not held_out & set().union(*queries.values())
+
+
+def test_every_source_is_there_and_long_prompts_are_counted_not_cut(built):
+    out, stats = built
+    items = [it for name in ("train", "validation", "test") for it in split(out, name)]
+    assert {it.meta["source"] for it in items} == {"rmb", "hh-rlhf", "gsm8k", "math500", "mbpp", "miniature"}
+    assert sum(stats["kept"].values()) == len(items)
+    assert stats["too long (left out)"], "RMB has prompts over 700 tokens"
+    grm = GRM(DEFAULT_MODEL, template="compact")
+    longest = max(len(grm.backend.tokenizer.apply_chat_template(grm.template_for(it).render(it, [0, 1]),
+                                                                add_generation_prompt=True))
+                  for it in items if it.meta["source"] == "rmb" and len(it.responses) == 2)
+    assert longest <= 700
+
+
+def test_verifiable_items_are_labelled_by_checking_the_answer(built):
+    out, _ = built
+    problems = {p.query: p for p in load_gsm8k(DATA)}
+    gsm = [it for name in ("train", "validation", "test") for it in split(out, name) if it.meta["source"] == "gsm8k"]
+    assert any(it.best is not None for it in gsm) and any(it.rating is not None for it in gsm)
+    for it in gsm:
+        truth = [i == it.best for i in range(2)] if it.best is not None else [it.rating == 1]
+        assert [is_right(problems[it.query], r) for r in it.responses] == truth
+
+
+def test_the_rule_judgment_parses_and_singles_out_the_right_response(built):
+    out, _ = built
+    import random
+
+    for it in [it for it in split(out, "train") if it.meta["source"] in ("gsm8k", "math500", "mbpp")]:
+        order = list(range(len(it.responses)))[::-1]
+        sample = parse_judgment(rule_judgment(it, order, random.Random(0)), len(order),
+                                score_range=(0, 1) if len(order) == 1 else (1, 10))
+        assert sample.scores is not None, sample.failure
+        if it.best is None:
+            assert sample.scores == [it.rating]
+        else:
+            shown_best = order.index(it.best)
+            assert max(sample.scores) == sample.scores[shown_best] > min(sample.scores)
+
+
+@pytest.mark.slow
+def test_lora_sft_on_rule_judgments_changes_every_trainable_parameter(built, tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    from spct.grm import Templates
+    from spct.train.cold_start import examples
+    from spct.train.sft import sft
+    from spct.train.stage import load_trainable
+
+    out, _ = built
+    model, tokenizer, _ = load_trainable(DEFAULT_MODEL, lora_r=0, bf16=False)
+    model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM"))
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    assert before and all("lora_" in n for n in before)
+    items = [it for it in split(out, "train") if it.meta["source"] in ("gsm8k", "miniature")][:8]
+    sft(model, tokenizer, examples(items, Templates.named(COMPACT_TEMPLATES), 0), workdir=tmp_path, epochs=3,
+        batch_size=4, learning_rate=1e-3, seed=0)
+    unchanged = [n for n, p in model.named_parameters() if n in before and torch.equal(p, before[n])]
+    assert not unchanged
+
+
+@pytest.mark.slow
+def test_the_cold_start_writes_an_adapter_that_names_its_base_and_loads_as_a_grm(built, tmp_path):
+    from spct.train.cold_start import run
+    from spct.train.cold_start_config import ColdStartConfig
+
+    out, _ = built
+    cfg = ColdStartConfig(model=DEFAULT_MODEL, data=str(out), out=str(tmp_path / "cs"), verifiable_items=6,
+                          miniature_items=2, batch_size=4, lora_r=4, bf16=False)
+    model = run(cfg)
+    adapter = json.loads((model / "adapter_config.json").read_text())
+    assert adapter["base_model_name_or_path"] == DEFAULT_MODEL and adapter["r"] == 4
+    assert json.loads((model / "spct.json").read_text())["templates"] == COMPACT_TEMPLATES
+    card = json.loads((model / "cold_start.json").read_text())
+    assert card["examples"] == 8 and card["examples per source"]["miniature"] == 2 and card["log"]
+    grm = GRM(str(model), max_new_tokens=16)
+    assert grm.template.name == "compact"
+    assert grm.score("What is 47 + 38?", ["85", "75"]).samples[0].n_tokens  # the merged adapter generates
