@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: quickstart test miniature real-grm
+.PHONY: quickstart test chromium miniature real-grm
 
 # torch==2.13.0 first: an unpinned torch in an empty venv pulls a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
@@ -14,8 +14,14 @@ $(VENV)/.installed: pyproject.toml
 quickstart: $(VENV)/.installed
 	$(VENV)/bin/spct score examples/items.jsonl -o runs/quickstart.jsonl --samples 4 --show
 
-test: $(VENV)/.installed
+# The HTML report is tested in headless Chromium: Debian's package, installed here when missing.
+test: $(VENV)/.installed chromium
 	$(PY) -m pytest
+
+chromium:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 # Rebuild the embedded miniature GRM and its report in docs/. Three passes, each from the last:
 # from scratch on 12k teacher judgments, 24k fresh ones (together about two hours on 2 cores), then

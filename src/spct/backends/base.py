@@ -7,11 +7,20 @@ model or client, so a cache can wrap it and a Ray actor can hold one.
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
 Messages = list[dict[str, str]]
+
+
+# Set by a caller that may give up on a generation (the server, when every request of a batch
+# has timed out): a backend stops as soon as it can and returns what it has (finish "length").
+# A context variable, so it reaches the worker thread (`asyncio.to_thread` copies the context)
+# without passing through GRM.
+CANCEL: ContextVar[threading.Event | None] = ContextVar("spct_cancel", default=None)
 
 
 class BackendError(RuntimeError):

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 from tqdm import tqdm
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, StoppingCriteria
 
-from spct.backends.base import BackendError, Completion, Messages, Sampling
+from spct.backends.base import CANCEL, BackendError, Completion, Messages, Sampling
 from spct.backends.pretrained import resolve
 
 
@@ -60,11 +60,30 @@ class HFBackend:
         self.model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos])
+        specials = {t.content for t in self.tokenizer.added_tokens_decoder.values() if t.special}
+        self.specials = sorted(specials | set(self.tokenizer.all_special_tokens), key=len, reverse=True)
+
+    def as_text(self, prompts: Sequence[Messages]) -> list[Messages]:
+        """The prompts with every special token of this tokenizer written inside a text broken by a
+        zero-width space: a query or response that holds "<|im_start|>assistant" is read as text
+        and cannot open a chat turn of its own (the template's own tokens stay control tokens)."""
+        def plain(text: str) -> str:
+            for token in self.specials:
+                if token in text:
+                    text = text.replace(token, token[0] + "\u200b" + token[1:])
+            return text
+
+        return [[{**m, "content": plain(m["content"])} for m in p] for p in prompts]
+
+    @property
+    def context_length(self) -> int:
+        """Positions the model has: prompt and generated tokens together must fit."""
+        return self.model.config.max_position_embeddings
 
     def prompt_tokens(self, prompts: Sequence[Messages]) -> list[int]:
         """Each prompt's length in tokens, as `generate` will feed it."""
         return [len(self.tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True,
-                                                       return_dict=True)["input_ids"]) for p in prompts]
+                                                       return_dict=True)["input_ids"]) for p in self.as_text(prompts)]
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[Completion]]:
@@ -78,11 +97,16 @@ class HFBackend:
             else {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p}
         )
         per_prompt = 1 if greedy else sampling.n
+        cancel = CANCEL.get()
+        stop = [Cancelled(cancel)] if cancel is not None else []
         results: list[list[Completion]] = []
         starts = range(0, len(prompts), self.batch_size)
         for start in tqdm(starts, desc="generate", leave=False, disable=len(starts) < 4):
+            if cancel is not None and cancel.is_set():  # nobody waits for the rest
+                results += [[Completion("", "length", 0)] * sampling.n for _ in prompts[start : start + self.batch_size]]
+                continue
             inputs = self.tokenizer.apply_chat_template(
-                list(prompts[start : start + self.batch_size]),
+                self.as_text(prompts[start : start + self.batch_size]),
                 add_generation_prompt=True,
                 padding=True,
                 return_dict=True,
@@ -96,6 +120,7 @@ class HFBackend:
                 past_key_values=cache,
                 max_new_tokens=sampling.max_new_tokens,
                 pad_token_id=self.tokenizer.pad_token_id,
+                stopping_criteria=stop,
                 **options,
             )
             completions = [self._completion(row) for row in output[:, ids.shape[1] :].tolist()]
@@ -122,6 +147,16 @@ class HFBackend:
         kept = tokens[:end]
         text = self.tokenizer.decode(kept, skip_special_tokens=True)
         return Completion(text=text, finish_reason="length" if end is None else "stop", n_tokens=len(kept))
+
+
+class Cancelled(StoppingCriteria):
+    """Stops `generate` at the next token once the caller's event is set (`base.CANCEL`)."""
+
+    def __init__(self, event) -> None:
+        self.event = event
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
 def bf16_is_fast() -> bool:

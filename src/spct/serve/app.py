@@ -23,6 +23,7 @@ import asyncio
 import json
 import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
+from spct.backends.base import CANCEL
 from spct.core.items import Item, Judgment, Message
 from spct.core.vote import normalised_rewards
 from spct.grm import GRM
@@ -179,9 +181,16 @@ class Batcher:
         while time.monotonic() < deadline and sum(len(w.items) for w in self.queues[key]) < self.max_batch:
             await asyncio.sleep(self.max_wait / 4)
         async with self.model_lock:  # one model call at a time; callers arriving meanwhile join this batch
-            batch = self.queues.pop(key)
+            batch = [w for w in self.queues.pop(key) if not w.future.done()]  # a caller that timed out has gone
+            if not batch:
+                return
             items = [it for w in batch for it in w.items]
             self.metrics.batch_items.observe(len(items))
+            cancel = threading.Event()  # set once no caller of the batch waits: the model stops, the lock frees
+            waiting = {id(w.future) for w in batch}
+            for w in batch:
+                w.future.add_done_callback(lambda f: (waiting.discard(id(f)), waiting or cancel.set()))
+            token = CANCEL.set(cancel)
             try:
                 judgments = await asyncio.to_thread(self.grm.score_batch, items, key[0], key[1])
             except Exception as e:  # every caller of the batch gets the error; the server goes on
@@ -189,6 +198,8 @@ class Batcher:
                     if not w.future.done():
                         w.future.set_exception(e)
                 return
+            finally:
+                CANCEL.reset(token)
         start = 0
         for w in batch:
             if not w.future.done():  # a caller that timed out has gone
@@ -289,6 +300,19 @@ def create_app(
         metrics.failed_samples.inc(sum(j.n_failed for j in judgments))
         return judgments
 
+    def fit(items: list[Item]) -> None:
+        """413 naming the first item whose prompt and judgment would not fit the model's context:
+        measured in tokens before anything is queued (where the backend can count them)."""
+        backend = grm.backend
+        if not hasattr(backend, "prompt_tokens"):
+            return
+        room = backend.context_length - grm.max_new_tokens
+        prompts = [grm.template_for(it).render(it, list(range(len(it.responses))), grm.principles) for it in items]
+        for i, n in enumerate(backend.prompt_tokens(prompts)):
+            if n > room:
+                raise HTTPException(413, f"items.{i}: its prompt is {n} tokens; the model's context leaves {room} "
+                                         f"({backend.context_length} less {grm.max_new_tokens} for the judgment)")
+
     def check(what: str, value: int, most: int) -> None:
         if value > most:
             raise HTTPException(422, f"{what}: {value} is over the server's limit of {most}")
@@ -309,6 +333,7 @@ def create_app(
             raise HTTPException(422, f"items: {e.errors()[0]['msg']}") from None
         except ValueError as e:
             raise HTTPException(422, str(e)) from None
+        fit(items)
         judgments = await judged(items, request.samples, request.strategy)
         return ScoreResponse(model=model_name, results=[
             ScoreOut(**j.model_dump(include={"id", "rewards", "best", "ties", "n_valid", "n_failed"}),
@@ -329,6 +354,7 @@ def create_app(
             except ValueError as e:
                 raise HTTPException(422, f"query.{i}: {e}") from None
             items.append(Item(id=str(i), query=prompt, responses=[response]))
+        fit(items)
         judgments = await judged(items, samples, None)
         rewards = [normalised_rewards(j, grm.template_for(it).score_range)[0] for j, it in zip(judgments, items)]
         return RewardResponse(rewards=rewards, scores=rewards, extra_logs={
