@@ -64,8 +64,11 @@ def test_majority_follows_the_most_common_answer():
 
 def test_given_candidates_are_checked_and_bad_files_named(tmp_path: Path):
     given = tmp_path / "c.jsonl"
-    given.write_text(json.dumps({"id": "gsm8k-0", "candidates": ["The answer is 18.", "The answer is 9."]}) + "\n")
-    results = R.run(["gsm8k"], GRM(backend=ScriptedJudge(good=lambda r: "18" in r)), DATA, tmp_path / "o",
+    # gsm8k-0 is in spct's training split, so never judged; gsm8k-1 (answer 3) is not
+    lines = [{"id": "gsm8k-0", "candidates": ["The answer is 18.", "x"]},
+             {"id": "gsm8k-1", "candidates": ["The answer is 3.", "The answer is 9."]}]
+    given.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    results = R.run(["gsm8k"], GRM(backend=ScriptedJudge(good=lambda r: "3." in r)), DATA, tmp_path / "o",
                     candidates=given)
     assert results["benchmarks"]["gsm8k"]["grm"] == {"accuracy": 1.0, "low": 1.0, "high": 1.0, "n": 1}
     assert results["benchmarks"]["gsm8k"]["right_share"] == 0.5

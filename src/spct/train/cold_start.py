@@ -16,7 +16,6 @@ Run directory: checkpoints/ (a rerun resumes), model/ (the adapter, spct.json, c
 
 from __future__ import annotations
 
-import difflib
 import random
 from dataclasses import asdict
 from pathlib import Path
@@ -29,7 +28,7 @@ from spct.grm import COMPACT_TEMPLATES, Templates
 from spct.miniature.teacher import TeacherNoise, teacher_judgment
 from spct.train.cold_start_config import ColdStartConfig
 from spct.train.data import read_split
-from spct.train.stage import load_trainable, save_stage
+from spct.train.stage import fine_tune, save_stage
 
 CRITERIA = {
     "gsm8k": ("Correct final answer", "Sound step-by-step arithmetic"),
@@ -114,21 +113,17 @@ def run(cfg: ColdStartConfig) -> Path:
     """Judge the chosen train items by rule, fine-tune (resumable), save; returns the model folder."""
     import time
 
-    from spct.backends.hf import bf16_is_fast, device_name
-    from spct.train.sft import sft
+    from spct.backends.hf import device_name
 
     start = time.monotonic()
     out = Path(cfg.out)
     templates = Templates.named(COMPACT_TEMPLATES)
     items = choose(read_split(cfg.data, "train"), cfg)
     data = examples(items, templates, cfg.seed)
-    bf16 = bf16_is_fast() if cfg.bf16 is None else cfg.bf16
-    model, tokenizer, peft_config = load_trainable(cfg.model, lora_r=cfg.lora_r, bf16=bf16)
-    trainer = sft(
-        model, tokenizer, data, workdir=out / "checkpoints", epochs=cfg.epochs, batch_size=cfg.batch_size,
+    trainer, tokenizer, bf16 = fine_tune(
+        cfg.model, data, lora_r=cfg.lora_r, bf16=cfg.bf16, workdir=out / "checkpoints", epochs=cfg.epochs,
+        batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         learning_rate=cfg.learning_rate, seed=cfg.seed, max_length=cfg.max_length, save_steps=cfg.save_steps,
-        bf16=bf16, pad_to_multiple_of=128 if bf16 else None, peft_config=peft_config,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
     )
     sources = sorted({it.meta["source"] for it in items})
     card = {"config": asdict(cfg), "bf16": bf16, "examples": len(data), "device": device_name(),

@@ -33,7 +33,7 @@ from spct.grm import GRM, model_templates
 from spct.io import JsonlWriter, done_ids
 from spct.train.data import training_items
 from spct.train.rft_config import RFTConfig
-from spct.train.stage import load_trainable, save_stage
+from spct.train.stage import fine_tune, save_stage
 
 ANALYSIS = re.compile(r"^[#*\s]*Analysis[*\s]*:", re.IGNORECASE | re.MULTILINE)
 
@@ -137,9 +137,7 @@ def run(cfg: RFTConfig) -> Path:
     import torch
     from accelerate import PartialState
 
-    from spct.backends.hf import bf16_is_fast
     from spct.backends.pretrained import resolve
-    from spct.train.sft import sft
 
     state = PartialState(cpu=not torch.cuda.is_available())  # cpu: gloo across torchrun's processes
     out = Path(cfg.out)
@@ -156,12 +154,10 @@ def run(cfg: RFTConfig) -> Path:
         raise ValueError(f"no trajectory was accepted out of {stats['all']['trajectories']}: nothing to fine-tune on")
     del grm  # the sampler's copy of the model
 
-    bf16 = bf16_is_fast() if cfg.bf16 is None else cfg.bf16
-    model, tokenizer, peft_config = load_trainable(cfg.model, lora_r=cfg.lora_r, bf16=bf16)
-    trainer = sft(
-        model, tokenizer, examples, workdir=out / "checkpoints", epochs=cfg.epochs, batch_size=cfg.batch_size,
-        learning_rate=cfg.learning_rate, seed=cfg.seed, save_steps=cfg.save_steps, max_length=cfg.max_length,
-        bf16=bf16, pad_to_multiple_of=128 if bf16 else None, peft_config=peft_config,
+    trainer, tokenizer, _ = fine_tune(
+        cfg.model, examples, lora_r=cfg.lora_r, bf16=cfg.bf16, workdir=out / "checkpoints", epochs=cfg.epochs,
+        batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, seed=cfg.seed, save_steps=cfg.save_steps,
+        max_length=cfg.max_length,
     )
     if state.is_main_process:
         (out / "stats.json").write_text(json.dumps(stats, indent=1))

@@ -55,7 +55,7 @@ def sft(
         report_to="none",
         **({"save_strategy": "steps", "save_steps": save_steps, "save_total_limit": 1} if save_steps else
            {"save_strategy": "no"}),
-        logging_steps=25,
+        logging_steps=10,
         logging_first_step=True,
         seed=seed,
         dataloader_num_workers=0,

@@ -25,6 +25,20 @@ def load_trainable(model: str, *, lora_r: int, bf16: bool):
                                      task_type="CAUSAL_LM")
 
 
+def fine_tune(start: str, examples: list[dict], *, lora_r: int, bf16: bool | None, **sft_args):
+    """SFT from `start` (see `load_trainable`) on chat examples; returns (trainer, tokenizer, bf16).
+    `bf16=None`: where it is fast (`backends.hf.bf16_is_fast`); lengths are then padded to
+    multiples of 128, since each new shape costs a one-time compilation under bf16."""
+    from spct.backends.hf import bf16_is_fast
+    from spct.train.sft import sft
+
+    bf16 = bf16_is_fast() if bf16 is None else bf16
+    model, tokenizer, peft_config = load_trainable(start, lora_r=lora_r, bf16=bf16)
+    trainer = sft(model, tokenizer, examples, bf16=bf16, pad_to_multiple_of=128 if bf16 else None,
+                  peft_config=peft_config, **sft_args)
+    return trainer, tokenizer, bf16
+
+
 def save_stage(trainer, tokenizer, start: str, out: Path, templates: dict, card_name: str, card: dict) -> Path:
     """Save the trained model to `out`: an adapter names its base as `start` named it (a registry
     name stays a name, so the folder works on any machine), a full model gets the tokenizer."""
