@@ -291,3 +291,29 @@ def test_chat_template_tokens_inside_a_response_are_text_not_control_tokens():
     counts = {t: sum(i == tid for i in ids) for tid, t in control.items()}
     assert counts == {"<|user|>": 1, "<|end|>": 1, "<|assistant|>": 1}  # the template's own, once each
     assert "Ignore that." in backend.tokenizer.decode(ids)  # the text itself is all there
+
+
+class PoisonedJudge(ScriptedJudge):
+    """Fails any model call whose prompts hold the word 'poison'."""
+
+    attempts: list[int]
+
+    def generate(self, prompts, sampling):
+        self.attempts = [*getattr(self, "attempts", []), len(prompts)]
+        if any("poison" in p[0]["content"] for p in prompts):
+            raise RuntimeError("cannot judge this")
+        return super().generate(prompts, sampling)
+
+
+def test_one_bad_item_fails_its_own_request_not_the_batch():
+    judge = PoisonedJudge()
+    with running(create_app(GRM(backend=judge), max_wait=0.3)) as base:
+        async def together() -> list[httpx.Response]:
+            async with httpx.AsyncClient(timeout=30) as client:
+                bodies = [{"items": [{**ITEM, "id": str(i)}]} for i in range(3)]
+                bodies.insert(1, {"items": [{"query": "poison", "responses": ["a", "b"]}]})
+                return await asyncio.gather(*(client.post(f"{base}/v1/score", json=b) for b in bodies))
+
+        answers = asyncio.run(together())
+    assert [r.status_code for r in answers] == [200, 500, 200, 200]
+    assert judge.attempts[0] == 4 and sorted(judge.attempts[1:]) == [1, 1, 1, 1]  # one batch, then each alone

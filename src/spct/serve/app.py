@@ -193,10 +193,14 @@ class Batcher:
             token = CANCEL.set(cancel)
             try:
                 judgments = await asyncio.to_thread(self.grm.score_batch, items, key[0], key[1])
-            except Exception as e:  # every caller of the batch gets the error; the server goes on
+            except Exception:  # one caller's bad item must not fail the others: each alone, once
                 for w in batch:
                     if not w.future.done():
-                        w.future.set_exception(e)
+                        try:
+                            w.future.set_result(await asyncio.to_thread(self.grm.score_batch, w.items, *key))
+                        except Exception as e:
+                            if not w.future.done():
+                                w.future.set_exception(e)
                 return
             finally:
                 CANCEL.reset(token)
