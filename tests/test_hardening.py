@@ -130,6 +130,7 @@ def test_d9_d11_paths_that_cannot_work_are_one_clear_line(tmp_path):
         "is a directory": [str(tmp_path), "-o", str(tmp_path / "o.jsonl")],
         "give another output": [str(items), "-o", str(tmp_path)],
         "Parquet output is written by --ray": [str(items), "-o", str(tmp_path / "o.parquet")],
+        "is a file, not a folder": [str(items), "-o", str(items / "o.jsonl")],
     }
     for message, args in cases.items():
         result = _score(*args)

@@ -109,6 +109,8 @@ def score(
         _fail(f"{input}: {'is a directory' if input.is_dir() else 'no such file'}; give a JSONL file of items")
     if output.is_dir() or (output.exists() and output.samefile(input)):
         _fail(f"{output}: {'is a directory' if output.is_dir() else 'is the input'}; give another output file")
+    if (blocked := next((p for p in output.parents if p.exists() and not p.is_dir()), None)) is not None:
+        _fail(f"{output}: {blocked} is a file, not a folder; give another output path")
     if output.suffix == ".parquet" and not ray:
         _fail(f"{output}: Parquet output is written by --ray; without it, write JSONL (.jsonl)")
     if strategy is not None and strategy not in STRATEGIES:
