@@ -127,6 +127,12 @@ class GRM:
     def template_for(self, item: Item) -> PromptTemplate:
         return self.templates(item)
 
+    def prompt_lengths(self, items: Sequence[Item]) -> list[int]:
+        """Each item's prompt in tokens (responses in their given order), where the backend can
+        count them (`prompt_tokens`; the hf backend): for bounding work by the model's window."""
+        prompts = [self.template_for(it).render(it, list(range(len(it.responses))), self.principles) for it in items]
+        return self.backend.prompt_tokens(prompts)
+
     def temperature_for(self, samples: int) -> float:
         return self.temperature if self.temperature is not None else (0.0 if samples == 1 else 0.5)
 

@@ -36,9 +36,9 @@ def load_causal_lm(model: str, dtype: str | torch.dtype = "auto", *, trainable: 
         return AutoModelForCausalLM.from_pretrained(path, dtype=dtype), AutoTokenizer.from_pretrained(path)
     from peft import PeftModel
 
-    lm = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(resolve(base), dtype=dtype), path,
-                                   is_trainable=trainable)
-    return (lm if trainable else lm.merge_and_unload()), AutoTokenizer.from_pretrained(resolve(base))
+    base = resolve(base)
+    lm = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=dtype), path, is_trainable=trainable)
+    return (lm if trainable else lm.merge_and_unload()), AutoTokenizer.from_pretrained(base)
 
 
 class HFBackend:

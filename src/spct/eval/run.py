@@ -65,11 +65,10 @@ def subsample(items: list[Item], limit: int | None, seed: int) -> list[Item]:
 def within(items: list[Item], engine: Backend, max_prompt_tokens: int) -> list[Item]:
     """The items whose prompt, in the model's template, fits `max_prompt_tokens` (the window a
     model was trained on): the others are left out, never cut."""
-    from spct.grm import Templates
+    from spct.grm import GRM
 
-    templates = Templates.of(engine.model_id)
-    prompts = [templates(it).render(it, list(range(len(it.responses)))) for it in items]
-    return [it for it, n in zip(items, engine.prompt_tokens(prompts), strict=True) if n <= max_prompt_tokens]
+    lengths = GRM(backend=engine).prompt_lengths(items)  # the model's own templates, as judge_to prompts
+    return [it for it, n in zip(items, lengths, strict=True) if n <= max_prompt_tokens]
 
 
 def _mean_score(judgment: Judgment) -> float:

@@ -43,8 +43,6 @@ from spct.grm import GRM
 
 log = logging.getLogger("spct.serve")
 ROUTES = ("/v1/score", "/get_reward", "/health", "/metrics")
-
-
 Text = Annotated[str, StringConstraints(max_length=100_000)]
 
 
@@ -187,20 +185,23 @@ class Batcher:
             items = [it for w in batch for it in w.items]
             self.metrics.batch_items.observe(len(items))
             cancel = threading.Event()  # set once no caller of the batch waits: the model stops, the lock frees
-            waiting = {id(w.future) for w in batch}
             for w in batch:
-                w.future.add_done_callback(lambda f: (waiting.discard(id(f)), waiting or cancel.set()))
+                w.future.add_done_callback(lambda _: all(w.future.done() for w in batch) and cancel.set())
             token = CANCEL.set(cancel)
             try:
                 judgments = await asyncio.to_thread(self.grm.score_batch, items, key[0], key[1])
-            except Exception:  # one caller's bad item must not fail the others: each alone, once
+            except Exception as e:  # one caller's bad item must not fail the others: each alone, once
+                if len(batch) == 1:  # nobody else to spare: no second try
+                    if not batch[0].future.done():
+                        batch[0].future.set_exception(e)
+                    return
                 for w in batch:
                     if not w.future.done():
                         try:
                             w.future.set_result(await asyncio.to_thread(self.grm.score_batch, w.items, *key))
-                        except Exception as e:
+                        except Exception as alone:
                             if not w.future.done():
-                                w.future.set_exception(e)
+                                w.future.set_exception(alone)
                 return
             finally:
                 CANCEL.reset(token)
@@ -250,8 +251,8 @@ def create_app(
 ) -> FastAPI:
     """The app around one GRM. `samples` is the k of /get_reward; `token` protects every endpoint
     but /health."""
-    # no /docs, /redoc or /openapi.json: every endpoint but /health needs the token, and the
-    # schema pages load scripts from public CDNs (docs/serving.md links the schema instead)
+    # no /docs, /redoc or /openapi.json: they would answer without the token, and the schema
+    # pages load scripts from public CDNs
     app = FastAPI(title="spct reward server", version="0.1.0", description=__doc__.split("\n\n")[0],
                   docs_url=None, redoc_url=None, openapi_url=None)
     metrics = Metrics()
@@ -311,8 +312,7 @@ def create_app(
         if not hasattr(backend, "prompt_tokens"):
             return
         room = backend.context_length - grm.max_new_tokens
-        prompts = [grm.template_for(it).render(it, list(range(len(it.responses))), grm.principles) for it in items]
-        for i, n in enumerate(backend.prompt_tokens(prompts)):
+        for i, n in enumerate(grm.prompt_lengths(items)):
             if n > room:
                 raise HTTPException(413, f"items.{i}: its prompt is {n} tokens; the model's context leaves {room} "
                                          f"({backend.context_length} less {grm.max_new_tokens} for the judgment)")
