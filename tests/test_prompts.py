@@ -62,3 +62,11 @@ def test_bad_items_name_the_field():
         Item(id="b", query="q", responses=["a", "b"], rating=1)
     with pytest.raises(ValueError, match="responses"):
         Item(id="b", query="q", responses=[])
+
+
+def test_compact_template_names_one_slot_per_response():
+    """The compact template spells out every score slot: the cold-started base copied the old
+    `x_1, ..., x_2` pattern as a counting sequence (`\\boxed{1, 2, 3}` for two responses)."""
+    two = Item(id="p", query="Pick one.", responses=["a", "b"], best=0)
+    assert content("compact", two, (1, 0)).count("\\boxed{x_1, x_2}") == 1
+    assert "\\boxed{x_1, x_2, x_3}" in content("compact", ITEM)
