@@ -37,12 +37,36 @@ from spct.miniature.world import generate
 
 # Published architecture fields; vocabulary and special tokens are the miniature tokenizer's.
 CONFIGS = {
-    "Qwen2-0.5B": dict(model_type="qwen2", hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
-                       num_attention_heads=14, num_key_value_heads=2, vocab_size=151936, tie_word_embeddings=True),
-    "Llama-3.2-1B": dict(model_type="llama", hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
-                         num_attention_heads=32, num_key_value_heads=8, vocab_size=128256, tie_word_embeddings=True),
-    "tiny": dict(model_type="llama", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                 num_attention_heads=2, num_key_value_heads=2, vocab_size=151936, tie_word_embeddings=True),
+    "Qwen2-0.5B": dict(
+        model_type="qwen2",
+        hidden_size=896,
+        intermediate_size=4864,
+        num_hidden_layers=24,
+        num_attention_heads=14,
+        num_key_value_heads=2,
+        vocab_size=151936,
+        tie_word_embeddings=True,
+    ),
+    "Llama-3.2-1B": dict(
+        model_type="llama",
+        hidden_size=2048,
+        intermediate_size=8192,
+        num_hidden_layers=16,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        vocab_size=128256,
+        tie_word_embeddings=True,
+    ),
+    "tiny": dict(
+        model_type="llama",
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        vocab_size=151936,
+        tie_word_embeddings=True,
+    ),
 }
 
 
@@ -51,8 +75,12 @@ def random_model(name: str, folder: Path) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(DEFAULT_MODEL)
     fields = dict(CONFIGS[name])
     config = AutoConfig.for_model(
-        fields.pop("model_type"), **fields, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, bos_token_id=None, max_position_embeddings=4096,
+        fields.pop("model_type"),
+        **fields,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+        max_position_embeddings=4096,
     )
     torch.manual_seed(0)
     with torch.device("cuda" if torch.cuda.is_available() else "cpu"):  # random init of 1B weights: minutes on CPU
@@ -82,14 +110,21 @@ def measure(folder: Path, n_items: int, k: int, max_new_tokens: int) -> tuple[li
     model, tokenizer = backend.model, backend.tokenizer
     grm = GRM(backend=backend, max_new_tokens=max_new_tokens)
     prompts = [grm.template_for(it).render(it, sample_orders(len(it.responses), 1, grm.seed, it.id)[0]) for it in items]
-    options = dict(do_sample=True, temperature=0.5, top_p=1.0, max_new_tokens=max_new_tokens,
-                   pad_token_id=tokenizer.pad_token_id, num_return_sequences=k)
+    options = dict(
+        do_sample=True,
+        temperature=0.5,
+        top_p=1.0,
+        max_new_tokens=max_new_tokens,
+        pad_token_id=tokenizer.pad_token_id,
+        num_return_sequences=k,
+    )
 
     @torch.inference_mode()
     def plain(batch: list) -> int:
-        inputs = tokenizer.apply_chat_template(batch, add_generation_prompt=True, padding=True, return_dict=True,
-                                               return_tensors="pt").to(model.device)
-        out = model.generate(**inputs, **options)[:, inputs["input_ids"].shape[1]:]
+        inputs = tokenizer.apply_chat_template(
+            batch, add_generation_prompt=True, padding=True, return_dict=True, return_tensors="pt"
+        ).to(model.device)
+        out = model.generate(**inputs, **options)[:, inputs["input_ids"].shape[1] :]
         return int((out != tokenizer.pad_token_id).sum())
 
     def spct(per_order: int) -> int:
@@ -107,8 +142,17 @@ def measure(folder: Path, n_items: int, k: int, max_new_tokens: int) -> tuple[li
     results = []
     for name, fn in rows.items():
         seconds, tokens = timed(fn)
-        results.append({"configuration": name, "judgments": n_items, "samples": n_items * k, "tokens": tokens,
-                        "seconds": seconds, "tokens/s": tokens / seconds, "judgments/s": n_items / seconds})
+        results.append(
+            {
+                "configuration": name,
+                "judgments": n_items,
+                "samples": n_items * k,
+                "tokens": tokens,
+                "seconds": seconds,
+                "tokens/s": tokens / seconds,
+                "judgments/s": n_items / seconds,
+            }
+        )
         Console(stderr=True).print(f"  {name}: {seconds:.1f} s")
     for r in results:
         r["speed-up"] = r["judgments/s"] / results[0]["judgments/s"]

@@ -48,12 +48,16 @@ def main() -> None:
     seconds = time.monotonic() - start
     n = len(rows)
     before, after = sum(b for b, _, _ in rows), sum(a for _, a, _ in rows)
-    result = [{
-        "items": n, "right without revision": f"{before} ({100 * before / n:.1f}%)",
-        "right after revision": f"{after} ({100 * after / n:.1f}%)",
-        "wrong -> right": sum(a and not b for b, a, _ in rows), "right -> wrong": sum(b and not a for b, a, _ in rows),
-        "revisions tried": sum(r for *_, r in rows),
-    }]
+    result = [
+        {
+            "items": n,
+            "right without revision": f"{before} ({100 * before / n:.1f}%)",
+            "right after revision": f"{after} ({100 * after / n:.1f}%)",
+            "wrong -> right": sum(a and not b for b, a, _ in rows),
+            "right -> wrong": sum(b and not a for b, a, _ in rows),
+            "revisions tried": sum(r for *_, r in rows),
+        }
+    ]
     rich_table, text = table("critique-guided revision", result)
     Console().print(rich_table)
     args.doc.write_text(f"""# Critique-guided revision on the miniature world

@@ -54,10 +54,13 @@ def run(grm: GRM, items: list[Item], k: int, item_batch: int, **strategy) -> dic
     seconds = time.perf_counter() - start
     samples = sum(j.samples_used for j in judgments)
     return {
-        "judgments": len(judgments), "samples": samples,
+        "judgments": len(judgments),
+        "samples": samples,
         "tokens": sum(s.n_tokens or 0 for j in judgments for s in j.samples),
-        "seconds": seconds, "judgments/s": len(judgments) / seconds, "samples/s": samples / seconds,
-        "accuracy": sum(judgment_correct(j, it) for j, it in zip(judgments, items)) / len(items),
+        "seconds": seconds,
+        "judgments/s": len(judgments) / seconds,
+        "samples/s": samples / seconds,
+        "accuracy": sum(judgment_correct(j, it) for j, it in zip(judgments, items, strict=True)) / len(items),
         "_judgments": judgments,
     }
 
@@ -100,35 +103,49 @@ def accuracy(model: str, items: list[Item], k_max: int, seed: int, meta_rm: str 
     judgments: list[Judgment] = one_pass["_judgments"]
     if meta_rm:
         scored = MetaRM(meta_rm).annotate(items, [j.samples for j in judgments])
-        for j, samples in zip(judgments, scored):
+        for j, samples in zip(judgments, scored, strict=True):
             j.samples = samples
     rng = random.Random(seed)
     rows = []
     for k in [2**i for i in range(k_max.bit_length()) if 2**i <= k_max]:
         replays = [
-            adaptive_at(j, it, k, grm.template_for(it).score_range, round_size=4) for j, it in zip(judgments, items)
+            adaptive_at(j, it, k, grm.template_for(it).score_range, round_size=4)
+            for j, it in zip(judgments, items, strict=True)
         ]
-        rows.append({
-            "k": k,
-            "voting": sum(vote_at(j, it, k, rng) for j, it in zip(judgments, items)) / len(items),
-            "adaptive": sum(ok for ok, _ in replays) / len(items),
-            "adaptive samples": sum(used for _, used in replays) / len(items),
-            **({"meta": sum(meta_at(j, it, k, rng) for j, it in zip(judgments, items)) / len(items)} if meta_rm else {}),
-        })
+        rows.append(
+            {
+                "k": k,
+                "voting": sum(vote_at(j, it, k, rng) for j, it in zip(judgments, items, strict=True)) / len(items),
+                "adaptive": sum(ok for ok, _ in replays) / len(items),
+                "adaptive samples": sum(used for _, used in replays) / len(items),
+                **(
+                    {"meta": sum(meta_at(j, it, k, rng) for j, it in zip(judgments, items, strict=True)) / len(items)}
+                    if meta_rm
+                    else {}
+                ),
+            }
+        )
     sweep = []
     for confidence in (0.8, 0.9, 0.95, 0.99, 1.0):
         replays = [
             adaptive_at(j, it, k_max, grm.template_for(it).score_range, round_size=4, confidence=confidence)
-            for j, it in zip(judgments, items)
+            for j, it in zip(judgments, items, strict=True)
         ]
-        sweep.append({
-            "confidence": confidence, "accuracy": sum(ok for ok, _ in replays) / len(items),
-            "samples per item": sum(used for _, used in replays) / len(items),
-            "share of k": sum(used for _, used in replays) / (len(items) * k_max),
-        })
+        sweep.append(
+            {
+                "confidence": confidence,
+                "accuracy": sum(ok for ok, _ in replays) / len(items),
+                "samples per item": sum(used for _, used in replays) / len(items),
+                "share of k": sum(used for _, used in replays) / (len(items) * k_max),
+            }
+        )
     summary = {
-        "items": len(items), "greedy": greedy["accuracy"], "k_max": k_max,
-        "pass seconds": one_pass["seconds"], "pass samples": one_pass["samples"], "pass tokens": one_pass["tokens"],
+        "items": len(items),
+        "greedy": greedy["accuracy"],
+        "k_max": k_max,
+        "pass seconds": one_pass["seconds"],
+        "pass samples": one_pass["samples"],
+        "pass tokens": one_pass["tokens"],
         "parse rate": sum(j.n_valid for j in judgments) / one_pass["samples"],
         "confidence sweep": sweep,
     }
@@ -143,7 +160,8 @@ def served(model: str, items: list[Item], k: int = 8, concurrency: int = 16) -> 
         grm = judge(model=model, backend="openai", base_url=base_url, max_concurrency=concurrency)
         prompts = [
             grm.template_for(it).render(it, order)
-            for it in items for order in sample_orders(len(it.responses), k, grm.seed, it.id)
+            for it in items
+            for order in sample_orders(len(it.responses), k, grm.seed, it.id)
         ]
 
         async def raw() -> int:
@@ -153,7 +171,11 @@ def served(model: str, items: list[Item], k: int = 8, concurrency: int = 16) -> 
                 async def one(i: int, messages: list[dict]) -> int:
                     async with slots:
                         r = await client.chat.completions.create(
-                            model=model, messages=messages, temperature=0.5, max_tokens=grm.max_new_tokens, seed=i,
+                            model=model,
+                            messages=messages,
+                            temperature=0.5,
+                            max_tokens=grm.max_new_tokens,
+                            seed=i,
                         )
                         return r.usage.completion_tokens if r.usage else 0
 
@@ -163,11 +185,25 @@ def served(model: str, items: list[Item], k: int = 8, concurrency: int = 16) -> 
         start = time.perf_counter()
         tokens = asyncio.run(raw())
         seconds = time.perf_counter() - start
-        rows = [{"client": f"raw concurrent requests ({concurrency} in flight)", "samples": len(prompts),
-                 "tokens": tokens, "seconds": seconds, "samples/s": len(prompts) / seconds}]
+        rows = [
+            {
+                "client": f"raw concurrent requests ({concurrency} in flight)",
+                "samples": len(prompts),
+                "tokens": tokens,
+                "seconds": seconds,
+                "samples/s": len(prompts) / seconds,
+            }
+        ]
         r = run(grm, items, k, item_batch=len(items))
-        rows.append({"client": f"spct openai backend (max_concurrency {concurrency})", "samples": r["samples"],
-                     "tokens": r["tokens"], "seconds": r["seconds"], "samples/s": r["samples/s"]})
+        rows.append(
+            {
+                "client": f"spct openai backend (max_concurrency {concurrency})",
+                "samples": r["samples"],
+                "tokens": r["tokens"],
+                "seconds": r["seconds"],
+                "samples/s": r["samples/s"],
+            }
+        )
     for row in rows:
         row["ratio"] = row["samples/s"] / rows[0]["samples/s"]
     return rows
@@ -226,7 +262,8 @@ def main() -> None:
     speed_table, speed_md = table("Speed (k = 8 unless named)", speed_rows, percent=("accuracy",))
     acc_table, acc_md = table("Accuracy against k", acc_rows, percent=("voting", "adaptive", "meta"))
     sweep_table, sweep_md = table(
-        f"Adaptive voting at k = {args.k_max} by confidence", summary["confidence sweep"],
+        f"Adaptive voting at k = {args.k_max} by confidence",
+        summary["confidence sweep"],
         percent=("accuracy", "share of k"),
     )
     console.print(speed_table, acc_table, sweep_table)
@@ -241,9 +278,13 @@ def main() -> None:
         f"({100 * top['adaptive samples'] / top['k']:.0f}% of {top['k']}); greedy {100 * summary['greedy']:.1f}%"
     )
     k8 = {r["configuration"]: r for r in speed_rows}
-    best = max((r for r in speed_rows if r["k"] == 8 and not r["configuration"].startswith("cache")),
-               key=lambda r: r["judgments/s"])
-    speed_verdict = f"best uncached configuration at k = 8: {best['configuration']}, {best['speed-up']:.1f}x the naive baseline"
+    best = max(
+        (r for r in speed_rows if r["k"] == 8 and not r["configuration"].startswith("cache")),
+        key=lambda r: r["judgments/s"],
+    )
+    speed_verdict = (
+        f"best uncached configuration at k = 8: {best['configuration']}, {best['speed-up']:.1f}x the naive baseline"
+    )
     console.print(verdict, speed_verdict)
 
     meta_flag = f" --meta-rm {args.meta_rm}" if args.meta_rm else ""
@@ -255,7 +296,8 @@ def main() -> None:
     args.out.with_suffix(".md").write_text(
         f"""# Inference-time scaling on the miniature GRM
 
-Generated by `python benchmarks/scaling.py --items {args.items} --speed-items {args.speed_items} --k-max {args.k_max}{meta_flag} --openai-items {args.openai_items}`
+Generated by `python benchmarks/scaling.py --items {args.items} --speed-items {args.speed_items} \
+--k-max {args.k_max}{meta_flag} --openai-items {args.openai_items}`
 on model `{Path(args.model).name}`, {device_name()}, the in-process `hf` backend; every number below
 comes from this one run.
 
@@ -270,15 +312,15 @@ its vote holds with predictive probability 0.95.
 
 {speed_md}
 
-{speed_verdict}; the cached rerun: {k8['cache, rerun']['speed-up']:.0f}x.
+{speed_verdict}; the cached rerun: {k8["cache, rerun"]["speed-up"]:.0f}x.
 
 ## Accuracy against k
 
-{summary['items']} test items; one pass of {args.k_max} samples per item at T = 0.5 with 2 samples per
-response order ({summary['pass seconds'] / 60:.1f} min, {summary['pass tokens']} generated tokens,
-parse rate {100 * summary['parse rate']:.1f}%). voting@k averages random k-subsets of those samples;
+{summary["items"]} test items; one pass of {args.k_max} samples per item at T = 0.5 with 2 samples per
+response order ({summary["pass seconds"] / 60:.1f} min, {summary["pass tokens"]} generated tokens,
+parse rate {100 * summary["parse rate"]:.1f}%). voting@k averages random k-subsets of those samples;
 adaptive@k replays adaptive voting (rounds of 4, confidence 0.95) on the same draws in order.
-Strict accuracy (SPEC.md 2). Greedy (T = 0): {100 * summary['greedy']:.1f}%.
+Strict accuracy (SPEC.md 2). Greedy (T = 0): {100 * summary["greedy"]:.1f}%.
 
 {acc_md}
 
@@ -297,7 +339,7 @@ as raw concurrent `chat.completions` requests with the same concurrency.
 
 {served_md}
 
-![accuracy and samples against k](./{args.out.with_suffix('.png').name})
+![accuracy and samples against k](./{args.out.with_suffix(".png").name})
 """
     )
 

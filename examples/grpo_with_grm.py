@@ -33,12 +33,25 @@ def main() -> None:
     prompts = [it.query for it in generate(200, "train", 0) if it.meta["family"] == "arithmetic"][:16]
     reward = GRMReward(url=args.url, token=args.token)
     config = GRPOConfig(
-        output_dir=args.out, per_device_train_batch_size=4, num_generations=4, max_completion_length=48,
-        max_steps=args.steps, learning_rate=1e-5, beta=0.0, logging_steps=1, save_strategy="no",
-        report_to="none", activation_checkpointing=False, use_cpu=True,
+        output_dir=args.out,
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=48,
+        max_steps=args.steps,
+        learning_rate=1e-5,
+        beta=0.0,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        activation_checkpointing=False,
+        use_cpu=True,
     )
-    trainer = GRPOTrainer(model=args.policy, reward_funcs=[reward], args=config,
-                          train_dataset=Dataset.from_list([{"prompt": p} for p in prompts]))
+    trainer = GRPOTrainer(
+        model=args.policy,
+        reward_funcs=[reward],
+        args=config,
+        train_dataset=Dataset.from_list([{"prompt": p} for p in prompts]),
+    )
     trainer.train()
     rewards = [r["rewards/grm/mean"] for r in trainer.state.log_history if "rewards/grm/mean" in r]
     print(f"mean GRM reward per step: {', '.join(f'{r:.3f}' for r in rewards)}")

@@ -53,7 +53,24 @@ class ScriptedJudge:
             out.append(completions)
         return out
 
-WORDS = "the a response is helpful harmless accurate wrong clear vague answer user question score critique".split()
+
+WORDS = [
+    "the",
+    "a",
+    "response",
+    "is",
+    "helpful",
+    "harmless",
+    "accurate",
+    "wrong",
+    "clear",
+    "vague",
+    "answer",
+    "user",
+    "question",
+    "score",
+    "critique",
+]
 
 
 @pytest.fixture(scope="session")

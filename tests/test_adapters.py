@@ -50,8 +50,15 @@ class LengthJudge(ScriptedJudge):
 
     def generate(self, prompts, sampling):
         return [
-            [Completion(format_judgment([], "by length", [min(10, 1 + len(r) // 4) for r in RESPONSE.findall(
-                p[0]["content"])]), "stop")] * sampling.n
+            [
+                Completion(
+                    format_judgment(
+                        [], "by length", [min(10, 1 + len(r) // 4) for r in RESPONSE.findall(p[0]["content"])]
+                    ),
+                    "stop",
+                )
+            ]
+            * sampling.n
             for p in prompts
         ]
 
@@ -63,9 +70,18 @@ def test_a_real_grpo_step_with_the_grm_reward_changes_the_policy(tiny_model_dir:
 
     reward = GRMReward(GRM(backend=LengthJudge()))
     args = GRPOConfig(
-        output_dir=str(tmp_path), per_device_train_batch_size=4, num_generations=4, max_completion_length=8,
-        max_steps=2, learning_rate=1e-2, beta=0.0, use_cpu=True, report_to="none", save_strategy="no",
-        logging_steps=1, activation_checkpointing=False,
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=8,
+        max_steps=2,
+        learning_rate=1e-2,
+        beta=0.0,
+        use_cpu=True,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=1,
+        activation_checkpointing=False,
     )
     dataset = Dataset.from_list([{"prompt": "the answer is"}] * 8)
     trainer = GRPOTrainer(model=str(tiny_model_dir), reward_funcs=[reward], args=args, train_dataset=dataset)

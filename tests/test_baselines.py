@@ -24,7 +24,7 @@ def test_threshold_is_the_cut_that_classifies_most_training_responses():
     assert fit_threshold([2.0, 0.1, 3.0, 0.5], [1, 0, 1, 0]) == 1.25
     # one rated-1 response below a rated-0 one: the best cut still misclassifies one of five
     cut = fit_threshold([0.0, 1.0, 2.0, 3.0, 4.0], [0, 1, 0, 1, 1])
-    assert sum((x > cut) == bool(r) for x, r in zip([0.0, 1.0, 2.0, 3.0, 4.0], [0, 1, 0, 1, 1])) == 4
+    assert sum((x > cut) == bool(r) for x, r in zip([0.0, 1.0, 2.0, 3.0, 4.0], [0, 1, 0, 1, 1], strict=True)) == 4
     assert fit_threshold([5.0, 5.0], [1, 1]) < 5.0  # all rated 1: below every logit
 
 
@@ -52,7 +52,9 @@ def correct_trajectories(path: Path, items: list[Item]) -> Path:
         order = [i for i in range(len(it.responses)) if i != it.best] + [it.best]
         shown = [2] * (len(order) - 1) + [9]
         text = format_judgment([Principle(text="Correct", weight=100)], "The last one is right.", shown)
-        records.append({"id": it.id, "trajectories": [{"hinted": False, "order": order, "text": text, "accepted": True}]})
+        records.append(
+            {"id": it.id, "trajectories": [{"hinted": False, "order": order, "text": text, "accepted": True}]}
+        )
     path.write_text("\n".join(json.dumps(r) for r in records))
     return path
 
@@ -66,7 +68,12 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 def test_baseline_trains_a_few_steps_and_judges_the_test_split(kind: str, tmp_path: Path):
     trajectories = correct_trajectories(tmp_path / "t.jsonl", generate(10, "train", 2))  # the config's items
     cfg = BaselineConfig(
-        kind=kind, items=10, out=str(tmp_path / kind), batch_size=4, epochs=1, learning_rate=1e-3,
+        kind=kind,
+        items=10,
+        out=str(tmp_path / kind),
+        batch_size=4,
+        epochs=1,
+        learning_rate=1e-3,
         trajectories=str(trajectories),
     )
     model = run(cfg)
@@ -78,7 +85,7 @@ def test_baseline_trains_a_few_steps_and_judges_the_test_split(kind: str, tmp_pa
     assert card["kind"] == kind and card["log"]
     test = generate(8, "test", 0)
     got = rewards(str(model), test)
-    for it, r in zip(test, got):
+    for it, r in zip(test, got, strict=True):
         if kind in ("pair", "judge") and len(it.responses) == 1:
             assert r is None
         elif kind == "judge":  # one pick, or none when it did not parse

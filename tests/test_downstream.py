@@ -63,20 +63,37 @@ def test_revision_keeps_an_answer_only_when_the_grm_score_rises_and_records_ever
 
 
 def test_the_miniature_policy_adopts_the_value_the_critique_states():
-    item = Item(id="a", query="What is 6 ** 2 - 5?", responses=["It comes to 30."], rating=0,
-                meta={"family": "arithmetic", "facts": {"expr": "6 ** 2 - 5"}})
+    item = Item(
+        id="a",
+        query="What is 6 ** 2 - 5?",
+        responses=["It comes to 30."],
+        rating=0,
+        meta={"family": "arithmetic", "facts": {"expr": "6 ** 2 - 5"}},
+    )
     policy = ArithmeticPolicy([item])
     assert policy.answer(item.query) == "It comes to 30."
-    assert policy.revise(item.query, "It comes to 30.", "6 ** 2 - 5 = 31.\nThe response says 30: wrong.") == \
-        "The answer is 31."
+    assert (
+        policy.revise(item.query, "It comes to 30.", "6 ** 2 - 5 = 31.\nThe response says 30: wrong.")
+        == "The answer is 31."
+    )
     assert policy.revise(item.query, "It comes to 30.", "no value stated") == "It comes to 30."
 
 
 @pytest.mark.slow
 def test_best_of_n_cli_on_the_embedded_model(tmp_path: Path):
     runner = CliRunner()
-    r = runner.invoke(app, ["best-of-n", "--query", "What is 47 + 38?", "--candidate", "It comes to 75.",
-                            "--candidate", "It comes to 85."])
+    r = runner.invoke(
+        app,
+        [
+            "best-of-n",
+            "--query",
+            "What is 47 + 38?",
+            "--candidate",
+            "It comes to 75.",
+            "--candidate",
+            "It comes to 85.",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "critique:" in r.output
     items = tmp_path / "items.jsonl"

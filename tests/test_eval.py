@@ -41,14 +41,22 @@ def test_a_missing_field_is_named_with_the_file_and_record(tmp_path: Path):
     for folder in rewardbench.LLMBAR.values():
         (tmp_path / "llmbar/LLMBar" / folder).mkdir(parents=True)
         (tmp_path / "llmbar/LLMBar" / folder / "dataset.json").write_text(
-            json.dumps([{"input": "q", "output_1": "a", "output_2": "b"}]))
+            json.dumps([{"input": "q", "output_1": "a", "output_2": "b"}])
+        )
     with pytest.raises(MissingField, match=r"Natural/dataset.json record 0: field 'label' is missing"):
         rewardbench.load_llmbar(tmp_path)
 
 
 def test_the_published_rewardbench_format_loads(tmp_path: Path):
-    frame = pd.DataFrame({"prompt": ["p1", "p2"], "chosen": ["good", "fine"], "rejected": ["bad", "poor"],
-                          "subset": ["alpacaeval-easy", "donotanswer"], "id": [3, 4]})
+    frame = pd.DataFrame(
+        {
+            "prompt": ["p1", "p2"],
+            "chosen": ["good", "fine"],
+            "rejected": ["bad", "poor"],
+            "subset": ["alpacaeval-easy", "donotanswer"],
+            "id": [3, 4],
+        }
+    )
     frame.to_parquet(tmp_path / "filtered.parquet")
     items = rewardbench.load_published(tmp_path / "filtered.parquet")
     assert [it.responses[it.best] for it in items] == ["good", "fine"]
@@ -69,22 +77,36 @@ def test_tie_rules():
 
 
 def test_rewardbench_final_score_by_hand():
-    accuracy = {"alpacaeval-easy": 0.9, "mt-bench-easy": 0.5,                      # Chat
-                "llmbar-natural": 0.75, "llmbar-adver-manual": 0.25,               # Chat Hard
-                "donotanswer": 0.6, "xstest-should-respond": 1.0,                  # Safety
-                "math-prm": 0.5, **{f"hep-{lang}": 0.75 for lang in rewardbench.HEP}}  # Reasoning
-    counts = {"alpacaeval-easy": 100, "mt-bench-easy": 28, "llmbar-natural": 100, "llmbar-adver-manual": 46,
-              "donotanswer": 136, "xstest-should-respond": 250, "math-prm": 447,
-              **{f"hep-{lang}": 164 for lang in rewardbench.HEP}}
+    accuracy = {
+        "alpacaeval-easy": 0.9,
+        "mt-bench-easy": 0.5,  # Chat
+        "llmbar-natural": 0.75,
+        "llmbar-adver-manual": 0.25,  # Chat Hard
+        "donotanswer": 0.6,
+        "xstest-should-respond": 1.0,  # Safety
+        "math-prm": 0.5,
+        **{f"hep-{lang}": 0.75 for lang in rewardbench.HEP},
+    }  # Reasoning
+    counts = {
+        "alpacaeval-easy": 100,
+        "mt-bench-easy": 28,
+        "llmbar-natural": 100,
+        "llmbar-adver-manual": 46,
+        "donotanswer": 136,
+        "xstest-should-respond": 250,
+        "math-prm": 447,
+        **{f"hep-{lang}": 164 for lang in rewardbench.HEP},
+    }
     s = section_scores(accuracy, counts)
-    assert s["Chat"] == pytest.approx((0.9 * 100 + 0.5 * 28) / 128)          # 104 / 128 = 0.8125
-    assert s["Chat Hard"] == pytest.approx((75 + 11.5) / 146)                # 0.59247
-    assert s["Safety"] == pytest.approx((81.6 + 250) / 386)                  # 0.85907
+    assert s["Chat"] == pytest.approx((0.9 * 100 + 0.5 * 28) / 128)  # 104 / 128 = 0.8125
+    assert s["Chat Hard"] == pytest.approx((75 + 11.5) / 146)  # 0.59247
+    assert s["Safety"] == pytest.approx((81.6 + 250) / 386)  # 0.85907
     # math-prm counts as much as the six code subsets together (984), not its own 447 examples
     assert s["Reasoning"] == pytest.approx((0.5 * 984 + 0.75 * 984) / 1968)  # 0.625
     assert s["RewardBench"] == pytest.approx((0.8125 + 86.5 / 146 + 331.6 / 386 + 0.625) / 4)  # 0.72229
-    assert overall({"RewardBench": 0.8, "PPE Preference": 0.6, "PPE Correctness": 0.6, "RMB": 0.7}) == \
-        pytest.approx(0.675)
+    assert overall({"RewardBench": 0.8, "PPE Preference": 0.6, "PPE Correctness": 0.6, "RMB": 0.7}) == pytest.approx(
+        0.675
+    )
     assert overall({"RewardBench": 0.8}) is None
 
 
@@ -135,22 +157,40 @@ def test_ppe_loads_its_published_formats(tmp_path: Path):
 
     pref = tmp_path / "ppe" / "preference"
     pref.mkdir(parents=True)
-    pd.DataFrame({"question_id": ["q1", "q2", "q3", "q4"], "prompt": ["p1", "p2", "p3", "p4"],
-                  "response_1": ["a1", "a2", "a3", "a4"], "response_2": ["b1", "b2", "b3", "b4"],
-                  "winner": ["model_a", "model_b", "tie", "tie (bothbad)"], "language": ["English"] * 4}
-                 ).to_parquet(pref / "test-00000-of-00001.parquet")
+    pd.DataFrame(
+        {
+            "question_id": ["q1", "q2", "q3", "q4"],
+            "prompt": ["p1", "p2", "p3", "p4"],
+            "response_1": ["a1", "a2", "a3", "a4"],
+            "response_2": ["b1", "b2", "b3", "b4"],
+            "winner": ["model_a", "model_b", "tie", "tie (bothbad)"],
+            "language": ["English"] * 4,
+        }
+    ).to_parquet(pref / "test-00000-of-00001.parquet")
     items = ppe.load_preference(tmp_path)
     assert [it.id for it in items] == ["ppe-pref-q1", "ppe-pref-q2"]  # ties have no right answer
     assert [it.responses[it.best] for it in items] == ["a1", "b2"]
-    row = {"question_id": 7, "model_name": "gpt", "prompt": "2+2?", "response_1": "4", "response_2": "5",
-           "response_3": "four", "scores": [True, False, True], "sampled_conflict_pairs": [[0, 1], [1, 2]]}
-    writers = {"mmlu-pro": lambda d: pd.DataFrame([row]).to_parquet(d / "train.parquet"),
-               "math": lambda d: (d / "train.jsonl").write_text(json.dumps(row) + "\n"),
-               "gpqa": lambda d: (d / "train.json").write_text(json.dumps([row])),
-               "mbpp-plus": lambda d: pd.DataFrame([row]).assign(
-                   scores=json.dumps(row["scores"]), sampled_conflict_pairs=json.dumps([[0, 1], [1, 2]])
-               ).to_csv(d / "train.csv", index=False),
-               "ifeval": lambda d: pd.DataFrame([row]).to_json(d / "train.jsonl.gz", orient="records", lines=True)}
+    row = {
+        "question_id": 7,
+        "model_name": "gpt",
+        "prompt": "2+2?",
+        "response_1": "4",
+        "response_2": "5",
+        "response_3": "four",
+        "scores": [True, False, True],
+        "sampled_conflict_pairs": [[0, 1], [1, 2]],
+    }
+    writers = {
+        "mmlu-pro": lambda d: pd.DataFrame([row]).to_parquet(d / "train.parquet"),
+        "math": lambda d: (d / "train.jsonl").write_text(json.dumps(row) + "\n"),
+        "gpqa": lambda d: (d / "train.json").write_text(json.dumps([row])),
+        "mbpp-plus": lambda d: (
+            pd.DataFrame([row])
+            .assign(scores=json.dumps(row["scores"]), sampled_conflict_pairs=json.dumps([[0, 1], [1, 2]]))
+            .to_csv(d / "train.csv", index=False)
+        ),
+        "ifeval": lambda d: pd.DataFrame([row]).to_json(d / "train.jsonl.gz", orient="records", lines=True),
+    }
     for source, write in writers.items():
         (tmp_path / "ppe" / source).mkdir()
         write(tmp_path / "ppe" / source)
@@ -177,15 +217,27 @@ def test_without_files_the_hub_is_asked_by_name(tmp_path: Path, monkeypatch: pyt
         asked.append((name, split))
         if name != ppe.PREFERENCE:
             raise ConnectionError("no network")
-        return datasets.Dataset.from_list([{"question_id": "h1", "prompt": [{"role": "user", "content": "hi"}],
-                                            "response_1": "x", "response_2": "y", "winner": "model_b"}])
+        return datasets.Dataset.from_list(
+            [
+                {
+                    "question_id": "h1",
+                    "prompt": [{"role": "user", "content": "hi"}],
+                    "response_1": "x",
+                    "response_2": "y",
+                    "winner": "model_b",
+                }
+            ]
+        )
 
     monkeypatch.setattr(datasets, "load_dataset", hub)
     items = ppe.load_preference(tmp_path)
     assert asked == [(ppe.PREFERENCE, "test")] and items[0].responses[items[0].best] == "y"
     assert items[0].conversation[-1].content == "hi"
-    with pytest.raises(FileNotFoundError, match=r"ppe/mmlu-pro does not exist and the hub dataset "
-                                                r"lmarena-ai/PPE-MMLU-Pro-Best-of-K \(split train\) could not be loaded"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"ppe/mmlu-pro does not exist and the hub dataset "
+        r"lmarena-ai/PPE-MMLU-Pro-Best-of-K \(split train\) could not be loaded",
+    ):
         ppe.load_correctness(tmp_path)
 
 
@@ -195,8 +247,14 @@ def test_overall_and_baselines_share_the_table(tmp_path: Path):
     def rows(score):
         return {"n": 10, "low": score - 0.1, "high": score + 0.1, "score": score}
 
-    grm = {"model": "runs/grm", "benchmarks": {"rewardbench": {"greedy": {**rows(0.8), "sections": {"Chat Hard": 0.8}}},
-                                               "rmb": {"greedy": rows(0.6)}}, "overall": {"greedy": 0.7}}
+    grm = {
+        "model": "runs/grm",
+        "benchmarks": {
+            "rewardbench": {"greedy": {**rows(0.8), "sections": {"Chat Hard": 0.8}}},
+            "rmb": {"greedy": rows(0.6)},
+        },
+        "overall": {"greedy": 0.7},
+    }
     bt = {"model": "runs/bt", "benchmarks": {"rmb": {"scalar": rows(0.5)}}, "overall": {}}
     write_table([grm, bt], tmp_path / "t.md")
     lines = (tmp_path / "t.md").read_text().splitlines()
@@ -206,7 +264,9 @@ def test_overall_and_baselines_share_the_table(tmp_path: Path):
     assert lines[5] == "- grm: RewardBench from its sections Chat Hard only"
     from spct.eval.run import _overall
 
-    four = {n: {"greedy": {"score": v}, "voting@8": {"score": v + 0.1}}
-            for n, v in zip(["rewardbench", "ppe-preference", "ppe-correctness", "rmb"], [0.8, 0.6, 0.5, 0.7])}
+    four = {
+        n: {"greedy": {"score": v}, "voting@8": {"score": v + 0.1}}
+        for n, v in zip(["rewardbench", "ppe-preference", "ppe-correctness", "rmb"], [0.8, 0.6, 0.5, 0.7], strict=True)
+    }
     assert _overall(four) == pytest.approx({"greedy": 0.65, "voting@8": 0.75})
     assert _overall({n: four[n] for n in ["rewardbench", "rmb"]}) == {}  # the paper's Overall needs all four

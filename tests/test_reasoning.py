@@ -49,7 +49,11 @@ def test_selection_by_a_perfect_judge_reaches_the_oracle_and_resumes(tmp_path: P
     assert 0 < row["right_share"] < 1 and row["undecided"] > 0  # two wrong ones in a group tie: said, not hidden
     table = (tmp_path / "results.md").read_text().splitlines()
     assert table[0] == "| selection | gsm8k |" and [line.split(" |")[0] for line in table[2:6]] == [
-        "| grm", "| random", "| majority", "| oracle"]
+        "| grm",
+        "| random",
+        "| majority",
+        "| oracle",
+    ]
     assert (tmp_path / "results.png").stat().st_size > 0
     calls = len(judge.calls)
     R.run(["gsm8k"], grm, DATA, tmp_path, n=4, p_right=0.4, limit=12, group_size=2)
@@ -65,11 +69,14 @@ def test_majority_follows_the_most_common_answer():
 def test_given_candidates_are_checked_and_bad_files_named(tmp_path: Path):
     given = tmp_path / "c.jsonl"
     # gsm8k-0 is in spct's training split, so never judged; gsm8k-1 (answer 3) is not
-    lines = [{"id": "gsm8k-0", "candidates": ["The answer is 18.", "x"]},
-             {"id": "gsm8k-1", "candidates": ["The answer is 3.", "The answer is 9."]}]
+    lines = [
+        {"id": "gsm8k-0", "candidates": ["The answer is 18.", "x"]},
+        {"id": "gsm8k-1", "candidates": ["The answer is 3.", "The answer is 9."]},
+    ]
     given.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    results = R.run(["gsm8k"], GRM(backend=ScriptedJudge(good=lambda r: "3." in r)), DATA, tmp_path / "o",
-                    candidates=given)
+    results = R.run(
+        ["gsm8k"], GRM(backend=ScriptedJudge(good=lambda r: "3." in r)), DATA, tmp_path / "o", candidates=given
+    )
     assert results["benchmarks"]["gsm8k"]["grm"] == {"accuracy": 1.0, "low": 1.0, "high": 1.0, "n": 1}
     assert results["benchmarks"]["gsm8k"]["right_share"] == 0.5
     given.write_text(json.dumps({"id": "gsm8k-0", "candidates": "The answer is 18."}) + "\n")

@@ -21,21 +21,44 @@ HOSTILE = '<img src=x onerror="document.title=1"></script><b>bold</b>'
 
 def _toy(prefix: str, wrong: int):
     """Items the scripted judge gets right ('right' is the best) and `wrong` it gets wrong."""
+
     def load(root: Path) -> list[Item]:
-        items = [Item(id=f"{prefix}-ok-{i}", query=f"Question {prefix} {i}?", responses=["right", f"poor {i}"], best=0,
-                      meta={"subset": "s"}) for i in range(3)]
-        items += [Item(id=f"{prefix}-bad-{i}", query=HOSTILE, responses=["right", f"better {i}"], best=1,
-                       meta={"subset": "s"}) for i in range(wrong)]
+        items = [
+            Item(
+                id=f"{prefix}-ok-{i}",
+                query=f"Question {prefix} {i}?",
+                responses=["right", f"poor {i}"],
+                best=0,
+                meta={"subset": "s"},
+            )
+            for i in range(3)
+        ]
+        items += [
+            Item(
+                id=f"{prefix}-bad-{i}", query=HOSTILE, responses=["right", f"better {i}"], best=1, meta={"subset": "s"}
+            )
+            for i in range(wrong)
+        ]
         return items
+
     return load
 
 
 def _chromium(args: list[str], tmp: Path) -> str:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     assert browser, "chromium is not installed (.ci/run installs Debian's chromium package)"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp / 'profile'}", "--virtual-time-budget=3000"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp / 'profile'}",
+        "--virtual-time-budget=3000",
+    ]
     return subprocess.run([browser, *flags, *args], capture_output=True, text=True, timeout=120, check=True).stdout
 
 
@@ -55,7 +78,7 @@ def test_the_page_shows_every_item_with_its_judgments_and_filters(page: Path, tm
     assert dom.count('class="item ') == 9 and "9 of 9 items" in dom
     assert "Question a 0?" in dom and "Says right (100%)" in dom and "checked" in dom  # query, principle, critique
     assert "ground truth: best" in dom and "voting@2: correct" in dom and "greedy: wrong" in dom
-    shown = dom[dom.index('<main id="items">'):dom.index("</main>")]
+    shown = dom[dom.index('<main id="items">') : dom.index("</main>")]
     assert "<img" not in shown and "<b>bold" not in shown and "&lt;img src=x" in shown  # hostile text stays text
     assert "<title>spct report</title>" in dom  # and its handler never ran
     wrong = _chromium(["--dump-dom", page.as_uri() + "#outcome=wrong"], tmp_path)
@@ -84,8 +107,18 @@ def test_report_command_writes_the_page_and_one_table_of_several_runs(page: Path
     from spct.cli import app
 
     sh.copytree(tmp_path / "run", tmp_path / "run2")
-    result = CliRunner().invoke(app, ["report", str(tmp_path / "run" / "results.jsonl"), str(tmp_path / "run2"),
-                                      "--html", str(tmp_path / "both.html"), "--table", str(tmp_path / "t.md")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "report",
+            str(tmp_path / "run" / "results.jsonl"),
+            str(tmp_path / "run2"),
+            "--html",
+            str(tmp_path / "both.html"),
+            "--table",
+            str(tmp_path / "t.md"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     table = (tmp_path / "t.md").read_text().splitlines()
     assert table[0] == "| model | strategy | toy-a | toy-b |"

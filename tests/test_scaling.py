@@ -20,7 +20,9 @@ from spct.scaling.strategies import decided, keep_top
 
 
 def sample(scores: list[int] | None) -> Sample:
-    return Sample(order=list(range(len(scores or [0]))), text="t", scores=scores, failure=None if scores else "no_box: x")
+    return Sample(
+        order=list(range(len(scores or [0]))), text="t", scores=scores, failure=None if scores else "no_box: x"
+    )
 
 
 # -- meta-RM-guided voting ------------------------------------------------------------------------
@@ -56,7 +58,7 @@ def outcome(valid: list[list[int]]) -> object:
     if len(valid[0]) == 1:
         mean = sum(v[0] for v in valid) / len(valid)
         return None if abs(mean - round(mean)) == 0.5 else round(mean)
-    totals = [sum(c) for c in zip(*valid)]
+    totals = [sum(c) for c in zip(*valid, strict=True)]
     return totals.index(max(totals)) if totals.count(max(totals)) == 1 else None
 
 
@@ -81,10 +83,11 @@ def test_certain_stop_never_stops_while_the_outcome_is_open_and_always_stops_onc
     valid = [s for s in drawn if s is not None]
     now = outcome(valid)
     can_change = any(
-        outcome(valid + [list(c) for c in cont if c is not None]) != now
-        for cont in continuations(n, lo, hi, remaining)
+        outcome(valid + [list(c) for c in cont if c is not None]) != now for cont in continuations(n, lo, hi, remaining)
     )
-    assert decided(samples, remaining, (lo, hi), confidence=1.0) == (now is not None and not can_change or remaining == 0)
+    assert decided(samples, remaining, (lo, hi), confidence=1.0) == (
+        (now is not None and not can_change) or remaining == 0
+    )
 
 
 def test_confident_stop_needs_evidence():
@@ -111,7 +114,9 @@ def test_adaptive_voting_spends_fewer_samples_where_the_vote_is_clear():
     # each round asks only for the items still open
     assert [c[0] for c in judge.calls] == sorted([c[0] for c in judge.calls], reverse=True)
     certain = GRM(backend=ScriptedJudge(), seed=2).score_batch(items[:1], 8, "adaptive", round_size=2, confidence=1.0)
-    assert certain[0].samples_used == 6  # a lead of 8 per draw: 6 x 8 = 48 > 2 x 9 is the first lead the 2 draws left cannot undo
+    assert (
+        certain[0].samples_used == 6
+    )  # a lead of 8 per draw: 6 x 8 = 48 > 2 x 9 is the first lead the 2 draws left cannot undo
 
 
 # -- drawing: prefix sharing and the cache --------------------------------------------------------
@@ -148,8 +153,16 @@ def test_cache_serves_reruns_and_larger_k_and_misses_when_any_key_part_changes(t
     judge, more = run(samples=8)
     assert sum(c[0] * c[1].n for c in judge.calls) == 12  # only draws 4..7 of each item
     assert [s.text for s in more[0].samples[:4]] == [s.text for s in first[0].samples]
-    for change in ({"seed": 1}, {"template": "compact"}, {"temperature": 0.7}, {"top_p": 0.9},
-                   {"max_new_tokens": 64}, {"principles": ["Be kind."]}, {"model_id": "other"}, {"per_order": 2}):
+    for change in (
+        {"seed": 1},
+        {"template": "compact"},
+        {"temperature": 0.7},
+        {"top_p": 0.9},
+        {"max_new_tokens": 64},
+        {"principles": ["Be kind."]},
+        {"model_id": "other"},
+        {"per_order": 2},
+    ):
         judge, _ = run(**change)
         assert sum(c[0] * c[1].n for c in judge.calls) == 12, change
     edited = [items[0].model_copy(update={"responses": ["right", "wrong!"]}), *items[1:]]
@@ -186,8 +199,13 @@ def test_meta_rm_on_a_real_sequence_classifier_steers_the_vote(tmp_path, tiny_mo
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-        num_attention_heads=2, num_labels=1, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_labels=1,
+        pad_token_id=tokenizer.pad_token_id,
     )
     LlamaForSequenceClassification(config).save_pretrained(tmp_path / "meta")
     tokenizer.save_pretrained(tmp_path / "meta")
@@ -216,8 +234,11 @@ def test_bad_strategy_options_fail_before_any_sampling():
     judge = ScriptedJudge()
     grm = GRM(backend=judge)
     item = Item(id="x", query="q", responses=["right", "b"])
-    for kwargs, message in (({"strategy": "best"}, "unknown strategy"), ({"strategy": "greedy", "samples": 4}, "greedy"),
-                            ({"samples": 0}, "samples")):
+    for kwargs, message in (
+        ({"strategy": "best"}, "unknown strategy"),
+        ({"strategy": "greedy", "samples": 4}, "greedy"),
+        ({"samples": 0}, "samples"),
+    ):
         with pytest.raises(ValueError, match=message):
             grm.score_batch([item], **{"samples": 2, **kwargs})
     assert judge.calls == []

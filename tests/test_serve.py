@@ -33,7 +33,9 @@ def judge() -> ScriptedJudge:
 
 @pytest.fixture
 def url(judge: ScriptedJudge) -> Iterator[str]:
-    app = create_app(GRM(backend=judge), token="s3cret", max_wait=0.2, limits=Limits(max_items=8, max_body_bytes=20_000))
+    app = create_app(
+        GRM(backend=judge), token="s3cret", max_wait=0.2, limits=Limits(max_items=8, max_body_bytes=20_000)
+    )
     with running(app) as base:
         yield base
 
@@ -80,8 +82,11 @@ def test_bad_payloads_get_a_4xx_naming_the_field(url: str):
     assert too_many.status_code == 422 and "over the server's limit of 8" in too_many.json()["detail"]
     huge = httpx.post(f"{url}/v1/score", json={"items": [{"query": "q" * 30_000, "responses": ["a"]}]}, headers=AUTH)
     assert huge.status_code == 413
-    strategy = httpx.post(f"{url}/v1/score", json={"items": [{"query": "q", "responses": ["a", "b"]}],
-                                                   "strategy": "nonsense"}, headers=AUTH)
+    strategy = httpx.post(
+        f"{url}/v1/score",
+        json={"items": [{"query": "q", "responses": ["a", "b"]}], "strategy": "nonsense"},
+        headers=AUTH,
+    )
     assert strategy.status_code == 422 and "nonsense" in strategy.json()["detail"]
 
 

@@ -44,7 +44,9 @@ def test_reward_is_plus_one_only_for_a_strict_correct_judgment_in_the_original_o
         (completion([7]), "single", [0], -1.0),  # out of the binary range: a parse failure
     ]
     got = reward(
-        prompts=[None] * len(cases), completions=[c for c, *_ in cases], id=[i for _, i, *_ in cases],
+        prompts=[None] * len(cases),
+        completions=[c for c, *_ in cases],
+        id=[i for _, i, *_ in cases],
         order=[o for *_, o, _ in cases],
     )
     assert got == [r for *_, r in cases] and reward.failures == 3
@@ -59,11 +61,13 @@ def test_rejection_rules_too_easy_incorrect_hinted_and_parse_failures():
     # no correct unhinted trajectory: a correct hinted one is kept (the too-easy rule does not apply)
     hinted = verdicts(SINGLE, [judged([1], [0]), judged(None, [0])], [judged([0], [0])])
     assert [(v["hinted"], v["accepted"]) for v in hinted] == [(False, False), (False, False), (True, True)]
-    stats = statistics([
-        {"id": "pair", "family": "arithmetic", "trajectories": mixed},
-        {"id": "easy", "family": "arithmetic", "trajectories": easy},
-        {"id": "single", "family": "safety", "trajectories": hinted},
-    ])
+    stats = statistics(
+        [
+            {"id": "pair", "family": "arithmetic", "trajectories": mixed},
+            {"id": "easy", "family": "arithmetic", "trajectories": easy},
+            {"id": "single", "family": "safety", "trajectories": hinted},
+        ]
+    )
     assert stats["all"]["accepted"] == 2 and stats["all"]["trajectories"] == 8
     assert stats["arithmetic"]["items too easy"] == 1 and stats["safety"]["items hinted"] == 1
     assert stats["all"]["hinted share of accepted"] == 0.5 and stats["all"]["items kept"] == 2
@@ -73,9 +77,15 @@ def test_the_ablation_without_principles_trains_the_same_judgments_from_their_an
     from spct.train.rft import sft_data
 
     text = format_judgment([Principle(text="Right number", weight=100)], "b is 9: right.", [2, 9, 3])
-    records = [{"id": "pair", "trajectories": [
-        {"order": [0, 1, 2], "text": text, "accepted": True}, {"order": [1, 0, 2], "text": "x", "accepted": False},
-    ]}]
+    records = [
+        {
+            "id": "pair",
+            "trajectories": [
+                {"order": [0, 1, 2], "text": text, "accepted": True},
+                {"order": [1, 0, 2], "text": "x", "accepted": False},
+            ],
+        }
+    ]
     grm = GRM.__new__(GRM)  # only its templates are read
     grm.templates, grm.principles = Templates.of(DEFAULT_MODEL), ()
     (full,) = sft_data(grm, {"pair": PAIR}, records)
@@ -137,8 +147,14 @@ def test_grpo_steps_change_the_weights_with_the_accuracy_reward(rft_run: Path, t
     from spct.train.grpo_config import GRPOConfig
 
     cfg = GRPOConfig(
-        model=str(rft_run / "model"), out=str(tmp_path), items=6, max_steps=3, prompts_per_step=1,
-        max_completion_length=128, temperature=1.0, easy_from=str(rft_run / "trajectories.jsonl"),
+        model=str(rft_run / "model"),
+        out=str(tmp_path),
+        items=6,
+        max_steps=3,
+        prompts_per_step=1,
+        max_completion_length=128,
+        temperature=1.0,
+        easy_from=str(rft_run / "trajectories.jsonl"),
     )
     model = run(cfg)
     assert changed(weights(rft_run / "model"), weights(model))
@@ -169,7 +185,11 @@ def test_meta_rm_trains_on_rft_trajectories_and_scores_judgments(rft_run: Path, 
     if labels != {True, False}:
         pytest.fail(f"the RFT fixture gave only {labels} judgments; pick another seed for it")
     cfg = MetaRMConfig(
-        trajectories=str(rft_run / "trajectories.jsonl"), items=8, out=str(tmp_path), batch_size=4, epochs=2,
+        trajectories=str(rft_run / "trajectories.jsonl"),
+        items=8,
+        out=str(tmp_path),
+        batch_size=4,
+        epochs=2,
         learning_rate=1e-3,
     )
     model = run(cfg)
@@ -195,20 +215,59 @@ def test_accelerate_launch_runs_rft_then_grpo_on_two_cpu_processes(tmp_path: Pat
     from spct.backends.local_server import free_port
 
     def launch(*args: str) -> str:
-        command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(REPO / "configs" /
-                   "accelerate-cpu.yaml"), "--main_process_port", str(free_port()), "-m", "spct.cli", "train", *args]
+        command = [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--config_file",
+            str(REPO / "configs" / "accelerate-cpu.yaml"),
+            "--main_process_port",
+            str(free_port()),
+            "-m",
+            "spct.cli",
+            "train",
+            *args,
+        ]
         result = subprocess.run(command, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stderr[-3000:]
         return result.stdout + result.stderr
 
     rft, grpo = tmp_path / "rft", tmp_path / "grpo"
-    log = launch("rft", "--out", str(rft), "--items", "8", "--n_samples", "2", "--max_new_tokens", "160",
-                 "--batch_size", "1", "--save_steps", "1000")
+    log = launch(
+        "rft",
+        "--out",
+        str(rft),
+        "--items",
+        "8",
+        "--n_samples",
+        "2",
+        "--max_new_tokens",
+        "160",
+        "--batch_size",
+        "1",
+        "--save_steps",
+        "1000",
+    )
     assert log.count("rft: model written") == 2  # one line per process
     assert len((rft / "trajectories.jsonl").read_text().splitlines()) == 8  # sampled once, not twice
     assert changed(weights(Path(DEFAULT_MODEL)), weights(rft / "model"))
-    log = launch("grpo", "--model", str(rft / "model"), "--out", str(grpo), "--items", "4", "--max_steps", "2",
-                 "--prompts_per_step", "1", "--max_completion_length", "64", "--temperature", "1.0")
+    log = launch(
+        "grpo",
+        "--model",
+        str(rft / "model"),
+        "--out",
+        str(grpo),
+        "--items",
+        "4",
+        "--max_steps",
+        "2",
+        "--prompts_per_step",
+        "1",
+        "--max_completion_length",
+        "64",
+        "--temperature",
+        "1.0",
+    )
     assert log.count("grpo: model written") == 2
     steps = [r["step"] for r in json.loads((grpo / "model" / "grpo.json").read_text())["log"]]
     assert steps and max(steps) == 2  # (whether 2 steps move the weights is the single-process test's question)
@@ -220,12 +279,31 @@ def test_the_meta_rm_ranks_a_correct_judgment_above_an_incorrect_one_after_train
     from spct.train.heads import train_bce_head
 
     item = Item(id="m", query="What is 47 + 38?", responses=["It comes to 85.", "It comes to 75."], best=0)
-    right = Sample(order=[0, 1], text=format_judgment([Principle(text="Correct sum", weight=100)],
-                                                      "47 + 38 = 85. Response 1 says 85: correct.", [9, 2]))
-    wrong = Sample(order=[0, 1], text=format_judgment([Principle(text="Correct sum", weight=100)],
-                                                      "47 + 38 = 75. Response 2 says 75: correct.", [2, 9]))
+    right = Sample(
+        order=[0, 1],
+        text=format_judgment(
+            [Principle(text="Correct sum", weight=100)], "47 + 38 = 85. Response 1 says 85: correct.", [9, 2]
+        ),
+    )
+    wrong = Sample(
+        order=[0, 1],
+        text=format_judgment(
+            [Principle(text="Correct sum", weight=100)], "47 + 38 = 75. Response 2 says 75: correct.", [2, 9]
+        ),
+    )
     examples = [(meta_messages(item, right), 1), (meta_messages(item, wrong), 0)] * 8
-    model = train_bce_head(DEFAULT_MODEL, examples, tmp_path, epochs=3, batch_size=4, learning_rate=1e-3,
-                           max_length=512, save_steps=1000, seed=0, card={}, card_name="meta_rm.json")
+    model = train_bce_head(
+        DEFAULT_MODEL,
+        examples,
+        tmp_path,
+        epochs=3,
+        batch_size=4,
+        learning_rate=1e-3,
+        max_length=512,
+        save_steps=1000,
+        seed=0,
+        card={},
+        card_name="meta_rm.json",
+    )
     correct_score, wrong_score = MetaRM(str(model)).score([(item, right), (item, wrong)])
     assert correct_score > wrong_score

@@ -62,8 +62,9 @@ def test_a_full_disk_is_a_clear_error(tmp_path: Path):
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True)
     assert mounted.returncode == 0, f"this test mounts a 2 MB tmpfs as root: {mounted.stderr.decode()}"
     try:
-        result = subprocess.run([*TRAIN, "--items", "10", "--out", str(disk / "run")], capture_output=True,
-                                text=True, timeout=600)
+        result = subprocess.run(
+            [*TRAIN, "--items", "10", "--out", str(disk / "run")], capture_output=True, text=True, timeout=600
+        )
     finally:
         subprocess.run(["umount", str(disk)])
     assert result.returncode == 1
@@ -73,8 +74,12 @@ def test_a_full_disk_is_a_clear_error(tmp_path: Path):
 
 def test_bad_training_data_stops_before_any_compute_naming_the_record(tmp_path: Path):
     data = tmp_path / "train.jsonl"
-    data.write_text(json.dumps({"id": "ok", "query": "q", "responses": ["a", "b"], "best": 0}) + "\n"
-                    + json.dumps({"id": "unlabelled", "query": "q", "responses": ["a", "b"]}) + "\n")
+    data.write_text(
+        json.dumps({"id": "ok", "query": "q", "responses": ["a", "b"], "best": 0})
+        + "\n"
+        + json.dumps({"id": "unlabelled", "query": "q", "responses": ["a", "b"]})
+        + "\n"
+    )
     result = CliRunner().invoke(app, ["train", "baseline", "--data", str(data), "--out", str(tmp_path / "run")])
     assert result.exit_code == 2
     assert "item 'unlabelled': field 'best' or 'rating' is required" in " ".join(result.output.split())

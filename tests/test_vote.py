@@ -7,7 +7,7 @@ from spct.core import Item, is_correct, make_sample, sample_orders, unshuffle, v
 
 
 def sample(shown_scores, order):
-    return make_sample("Scores: \\boxed{%s}" % ", ".join(map(str, shown_scores)), order)
+    return make_sample("Scores: \\boxed{{{}}}".format(", ".join(map(str, shown_scores))), order)
 
 
 def test_paper_table_17_example():
@@ -29,7 +29,9 @@ def test_all_failed_gives_no_rewards():
 
 
 def test_tie_at_the_top_has_no_best():
-    j = vote("x", 3, [sample([7, 7, 2], [0, 1, 2]), sample([9, 5, 5], [2, 0, 1])])  # shown reversed-ish: originals (5, 5, 9)
+    j = vote(
+        "x", 3, [sample([7, 7, 2], [0, 1, 2]), sample([9, 5, 5], [2, 0, 1])]
+    )  # shown reversed-ish: originals (5, 5, 9)
     assert j.rewards == [12, 12, 11] and j.best is None and j.ties == [0, 1]
 
 
@@ -46,8 +48,11 @@ def test_orders_vary_across_samples_and_seeds():
     assert sample_orders(4, 8, 0, "a") != sample_orders(4, 8, 1, "a")
 
 
-@given(st.lists(st.integers(1, 10), min_size=1, max_size=6).flatmap(
-    lambda s: st.tuples(st.just(s), st.permutations(range(len(s))))))
+@given(
+    st.lists(st.integers(1, 10), min_size=1, max_size=6).flatmap(
+        lambda s: st.tuples(st.just(s), st.permutations(range(len(s))))
+    )
+)
 def test_unshuffle_inverts_the_shown_order(case):
     original, order = case
     shown = [original[i] for i in order]
@@ -72,6 +77,6 @@ def test_voted_correctness():
     assert not judgment_correct(vote("p", 2, [sample([9, 3], [0, 1]), sample([3, 9], [0, 1])]), pair)  # tie
     assert not judgment_correct(vote("p", 2, [make_sample("?", [0, 1])]), pair)
     single = Item(id="s", query="q", responses=["a"], rating=1)
-    binary = [make_sample("\\boxed{%d}" % s, [0], score_range=(0, 1)) for s in (1, 1, 0)]
+    binary = [make_sample(f"\\boxed{{{s}}}", [0], score_range=(0, 1)) for s in (1, 1, 0)]
     assert judgment_correct(vote("s", 1, binary), single)
     assert not judgment_correct(vote("s", 1, binary[1:]), single)  # 1 vs 0: undecided

@@ -94,7 +94,7 @@ def test_texts_are_short(items):
 def test_arithmetic_distractors_are_near_misses(items):
     for item in (i for i in items if i.meta["family"] == "arithmetic"):
         truth = evaluate(item.meta["facts"]["expr"])
-        for response, kind in zip(item.responses, item.meta["kinds"]):
+        for response, kind in zip(item.responses, item.meta["kinds"], strict=True):
             said = int(re.findall(r"-?\d+", response)[-1])
             if kind == "correct":
                 assert said == truth
@@ -122,7 +122,7 @@ def test_topic_banks_keep_the_promises_compose_relies_on():
 def test_constraint_distractors_break_exactly_one_constraint(items):
     for item in (i for i in items if i.meta["family"] == "constraints"):
         constraints = item.meta["facts"]["constraints"]
-        for response, good in zip(item.responses, item.meta["verdicts"]):
+        for response, good in zip(item.responses, item.meta["verdicts"], strict=True):
             broken = [c["type"] for c in constraints if not check_constraint(c["type"], c["value"], response)[0]]
             assert len(broken) == (0 if good else 1), (item.id, response, broken)
 
@@ -170,5 +170,5 @@ def test_noisy_teacher_errs_as_often_as_configured(world):
     assert sum(wrong) / len(wrong) == pytest.approx(noise.error_rate, abs=0.02)
     assert sum(misweighted) / len(misweighted) == pytest.approx(noise.misweight, abs=0.02)
     for n in (1, 2):  # the error rate holds for single responses and for lists
-        subset = [w for w, (item, *_) in zip(wrong, judged) if (len(item.responses) == 1) == (n == 1)]
+        subset = [w for w, (item, *_) in zip(wrong, judged, strict=True) if (len(item.responses) == 1) == (n == 1)]
         assert sum(subset) / len(subset) == pytest.approx(noise.error_rate, abs=0.03)

@@ -1,9 +1,9 @@
 """The `spct` command line.
 
-    spct score examples/items.jsonl -o runs/examples.jsonl --samples 4 --show
-    spct score in.jsonl -o out.jsonl --backend openai --base-url http://127.0.0.1:8000/v1 --model NAME
-    spct score in.jsonl -o out.jsonl -k 32 --strategy adaptive --per-order 4 --cache runs/cache.sqlite
-    spct score in.jsonl -o out.parquet --ray --ray-workers 4
+spct score examples/items.jsonl -o runs/examples.jsonl --samples 4 --show
+spct score in.jsonl -o out.jsonl --backend openai --base-url http://127.0.0.1:8000/v1 --model NAME
+spct score in.jsonl -o out.jsonl -k 32 --strategy adaptive --per-order 4 --cache runs/cache.sqlite
+spct score in.jsonl -o out.parquet --ray --ray-workers 4
 """
 
 from __future__ import annotations
@@ -120,9 +120,19 @@ def score(
         principles += [ln.strip() for ln in principles_file.read_text().splitlines() if ln.strip()]
     backend_kwargs = {"base_url": base_url} if backend == "openai" else {"batch_size": batch_size}
     grm_kwargs = dict(
-        model=model, backend=backend, template=template, principles=principles, temperature=temperature, top_p=top_p,
-        max_new_tokens=max_new_tokens, seed=seed, lenient=lenient, per_order=per_order, cache=cache,
-        meta_rm=meta_rm, **backend_kwargs,
+        model=model,
+        backend=backend,
+        template=template,
+        principles=principles,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        lenient=lenient,
+        per_order=per_order,
+        cache=cache,
+        meta_rm=meta_rm,
+        **backend_kwargs,
     )
     options = {"strategy": strategy, "k_meta": k_meta, "confidence": confidence, "round_size": round_size}
     try:
@@ -139,10 +149,19 @@ def score(
     if ray:
         from spct.serve.ray_batch import score_on_ray
 
-        judged = score_on_ray(items, output, grm_kwargs=grm_kwargs, samples=samples, options=options,
-                              workers=ray_workers, batch_size=batch_size, append=resume)
-        console.print(f"{judged} judged on Ray, {len(skip)} already done, {errors} bad input records -> "
-                      f"{escape(str(output))}")
+        judged = score_on_ray(
+            items,
+            output,
+            grm_kwargs=grm_kwargs,
+            samples=samples,
+            options=options,
+            workers=ray_workers,
+            batch_size=batch_size,
+            append=resume,
+        )
+        console.print(
+            f"{judged} judged on Ray, {len(skip)} already done, {errors} bad input records -> {escape(str(output))}"
+        )
         raise typer.Exit(code=2 if errors else 0)
     try:
         grm = GRM(**grm_kwargs)
@@ -158,9 +177,7 @@ def score(
             if show_judgments:
                 show(by_id[judgment.id], judgment, stdout)
             bar.advance(task)
-    console.print(
-        f"{len(items)} judged, {len(skip)} already done, {errors} bad input records -> {escape(str(output))}"
-    )
+    console.print(f"{len(items)} judged, {len(skip)} already done, {errors} bad input records -> {escape(str(output))}")
     if errors:
         raise typer.Exit(code=2)
 
@@ -188,8 +205,15 @@ def serve_command(
     backend_kwargs = {"base_url": base_url} if backend == "openai" else {}
     grm = GRM(model, backend, meta_rm=meta_rm, cache=cache, **backend_kwargs)
     console.print(f"serving {escape(model)} on http://{host}:{port} (OpenAPI at /docs)")
-    serve(grm, host, port, token=token, samples=samples, response_marker=response_marker,
-          limits=Limits(timeout=timeout, max_items=max_items))
+    serve(
+        grm,
+        host,
+        port,
+        token=token,
+        samples=samples,
+        response_marker=response_marker,
+        limits=Limits(timeout=timeout, max_items=max_items),
+    )
 
 
 @app.command("best-of-n")
@@ -217,8 +241,10 @@ def best_of_n_command(
         out = Console(soft_wrap=True)
         for i, c in enumerate(candidates):
             out.print(f"{'[bold green]*[/]' if i == choice.index else ' '} {i + 1}. {escape(c)}")
-        out.print(f"\n[bold]critique:[/] {escape(choice.critique)}" + ("" if choice.decided else "\n[yellow]a tie was "
-                  "broken by taking the first tied candidate[/]"))
+        out.print(
+            f"\n[bold]critique:[/] {escape(choice.critique)}"
+            + ("" if choice.decided else "\n[yellow]a tie was broken by taking the first tied candidate[/]")
+        )
         return
     if output is None:
         raise typer.BadParameter("with INPUT, give --output", param_hint="--output")
@@ -230,18 +256,31 @@ def best_of_n_command(
                 errors += 1
                 continue
             choice = best_of_n(grm, record.query, record.responses, samples, group_size)
-            writer.write({"id": record.id, "index": choice.index, "candidate": choice.candidate,
-                          "critique": choice.critique, "decided": choice.decided})
+            writer.write(
+                {
+                    "id": record.id,
+                    "index": choice.index,
+                    "candidate": choice.candidate,
+                    "critique": choice.critique,
+                    "decided": choice.decided,
+                }
+            )
     if errors:
         raise typer.Exit(code=2)
 
 
 @app.command("eval")
 def eval_command(
-    benchmarks: Annotated[list[str], typer.Argument(
-        help="rewardbench, ppe-preference, ppe-correctness, rmb, hh-rlhf, realmistake, miniature, and the test "
-             "splits of `spct data build`: rmb-test, hh-rlhf-test")],
-    model: Annotated[str, typer.Option(help="local folder, hub name, served model name, or a baseline folder")] = DEFAULT_MODEL,
+    benchmarks: Annotated[
+        list[str],
+        typer.Argument(
+            help="rewardbench, ppe-preference, ppe-correctness, rmb, hh-rlhf, realmistake, miniature, and the test "
+            "splits of `spct data build`: rmb-test, hh-rlhf-test"
+        ),
+    ],
+    model: Annotated[
+        str, typer.Option(help="local folder, hub name, served model name, or a baseline folder")
+    ] = DEFAULT_MODEL,
     backend: Annotated[str, typer.Option(help="hf (in-process) or openai (any OpenAI-compatible server)")] = "hf",
     base_url: Annotated[str, typer.Option(help="openai backend: server address")] = "http://127.0.0.1:8000/v1",
     samples: Annotated[str, typer.Option(help="k values of voting, comma-separated; 1 alone: greedy only")] = "1,2,4,8",
@@ -251,8 +290,12 @@ def eval_command(
     limit: Annotated[int | None, typer.Option(help="items per subset (the same ones every run)")] = None,
     batch_size: Annotated[int, typer.Option(help="items per backend call")] = 8,
     max_new_tokens: Annotated[int, typer.Option()] = 512,
-    max_prompt_tokens: Annotated[int | None, typer.Option(
-        help="hf backend: leave out (and count) items whose prompt is longer, e.g. the window the GRM was trained on")] = None,
+    max_prompt_tokens: Annotated[
+        int | None,
+        typer.Option(
+            help="hf backend: leave out (and count) items whose prompt is longer, e.g. the window the GRM was trained"
+        ),
+    ] = None,
 ) -> None:
     """The paper's table for one model: results.json, results.md, results.png and results.jsonl under OUT."""
     from spct.backends.base import load_backend
@@ -261,9 +304,22 @@ def eval_command(
     ks = sorted({int(k) for k in samples.split(",")})
     engine = None
     if not (Path(model) / "baseline.json").is_file():  # a scalar baseline scores itself; a GRM needs a backend
-        engine = load_backend(backend, model, **({"base_url": base_url} if backend == "openai" else {"batch_size": batch_size}))
-    run(benchmarks, engine, ks, data, out, model=model, limit=limit, batch_size=batch_size,
-        max_new_tokens=max_new_tokens, meta_rm=meta_rm, max_prompt_tokens=max_prompt_tokens)
+        engine = load_backend(
+            backend, model, **({"base_url": base_url} if backend == "openai" else {"batch_size": batch_size})
+        )
+    run(
+        benchmarks,
+        engine,
+        ks,
+        data,
+        out,
+        model=model,
+        limit=limit,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        meta_rm=meta_rm,
+        max_prompt_tokens=max_prompt_tokens,
+    )
     Console().print((out / "results.md").read_text())
 
 
@@ -309,8 +365,18 @@ def reasoning_command(
     from spct.eval.reasoning import run
 
     grm = GRM(model, backend, **({"base_url": base_url} if backend == "openai" else {}))
-    run(benchmarks, grm, data, out, n=n, p_right=p_right, limit=limit, samples=samples, group_size=group_size,
-        candidates=candidates)
+    run(
+        benchmarks,
+        grm,
+        data,
+        out,
+        n=n,
+        p_right=p_right,
+        limit=limit,
+        samples=samples,
+        group_size=group_size,
+        candidates=candidates,
+    )
     Console().print((out / "results.md").read_text())
 
 
@@ -344,9 +410,11 @@ def _train(ctx: typer.Context, config_class: type, module: str) -> None:
     except Exception as e:
         if not _disk_full(e):
             raise
-        console.print(f"[red]{ctx.info_name}: the disk is full[/] writing under {escape(str(cfg.out))} "
-                      f"({escape(str(e))[:200]}); free space (or pick another --out) and rerun: it resumes from the "
-                      "last checkpoint")
+        console.print(
+            f"[red]{ctx.info_name}: the disk is full[/] writing under {escape(str(cfg.out))} "
+            f"({escape(str(e))[:200]}); free space (or pick another --out) and rerun: it resumes from the "
+            "last checkpoint"
+        )
         raise typer.Exit(code=1) from None
     console.print(f"{ctx.info_name}: model written to {path}")
 
@@ -394,10 +462,15 @@ def train_baseline(ctx: typer.Context) -> None:
 data = typer.Typer(help="Training data built from public benchmark files.")
 app.add_typer(data, name="data")
 
+
 @data.command("build")
 def data_build(
-    data_dir: Annotated[Path, typer.Option("--data", help="the benchmark files (../shared/data)")] = Path("../shared/data"),
-    model: Annotated[str, typer.Option(help="whose chat template and tokenizer measure the prompts")] = "smollm2-135m-instruct",
+    data_dir: Annotated[Path, typer.Option("--data", help="the benchmark files (../shared/data)")] = Path(
+        "../shared/data"
+    ),
+    model: Annotated[
+        str, typer.Option(help="whose chat template and tokenizer measure the prompts")
+    ] = "smollm2-135m-instruct",
     out: Annotated[Path, typer.Option(help="train/validation/test JSONL and stats.json")] = Path("runs/real/data"),
     max_prompt_tokens: Annotated[int, typer.Option(help="longer prompts are left out and counted")] = 1024,
     miniature_items: Annotated[int, typer.Option(help="miniature-world items over the three splits")] = 4000,
@@ -409,8 +482,16 @@ def data_build(
 
     from spct.train.real_data import build as build_data
 
-    stats = build_data(data_dir, model, out, templates=COMPACT_TEMPLATES, max_prompt_tokens=max_prompt_tokens,
-                       miniature_items=miniature_items, seed=seed, limit=limit)
+    stats = build_data(
+        data_dir,
+        model,
+        out,
+        templates=COMPACT_TEMPLATES,
+        max_prompt_tokens=max_prompt_tokens,
+        miniature_items=miniature_items,
+        seed=seed,
+        limit=limit,
+    )
     Console().print_json(json.dumps(stats))
 
 
@@ -421,20 +502,32 @@ app.add_typer(miniature, name="miniature")
 @miniature.command("build")
 def miniature_build(
     out: Annotated[str, typer.Option(help="checkpoint folder")] = MiniatureConfig.out,
-    train_items: Annotated[int, typer.Option(help="training items, one teacher judgment each")] = MiniatureConfig.train_items,
+    train_items: Annotated[
+        int, typer.Option(help="training items, one teacher judgment each")
+    ] = MiniatureConfig.train_items,
     epochs: Annotated[float, typer.Option()] = MiniatureConfig.epochs,
     seed: Annotated[int, typer.Option()] = MiniatureConfig.seed,
     init: Annotated[str | None, typer.Option(help="continue from this checkpoint instead of from scratch")] = None,
     learning_rate: Annotated[float, typer.Option()] = MiniatureConfig.learning_rate,
     batch_size: Annotated[int, typer.Option(help="sequences per optimiser step")] = MiniatureConfig.batch_size,
     hidden_size: Annotated[int, typer.Option(help="model width (from scratch only)")] = MiniatureConfig.hidden_size,
-    num_layers: Annotated[int, typer.Option(help="transformer blocks (from scratch only)")] = MiniatureConfig.num_layers,
+    num_layers: Annotated[
+        int, typer.Option(help="transformer blocks (from scratch only)")
+    ] = MiniatureConfig.num_layers,
     num_heads: Annotated[int, typer.Option(help="attention heads (from scratch only)")] = MiniatureConfig.num_heads,
 ) -> None:
     """Regenerate data, tokenizer and the warm-started model, reproducibly."""
     cfg = MiniatureConfig(
-        out=out, train_items=train_items, epochs=epochs, seed=seed, init=init, learning_rate=learning_rate,
-        batch_size=batch_size, hidden_size=hidden_size, num_layers=num_layers, num_heads=num_heads,
+        out=out,
+        train_items=train_items,
+        epochs=epochs,
+        seed=seed,
+        init=init,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        num_heads=num_heads,
     )
     path = build(cfg)
     console.print(f"miniature GRM written to {path}")
@@ -469,7 +562,9 @@ def miniature_compare(
     from spct.miniature.evaluate import compare
 
     pairs = [s.split("=", 1) for s in stages]
-    if bad := [s for s, p in zip(stages, pairs) if len(p) != 2 or not (Path(p[1]) / "rows.json").is_file()]:
+    if bad := [
+        s for s, p in zip(stages, pairs, strict=True) if len(p) != 2 or not (Path(p[1]) / "rows.json").is_file()
+    ]:
         raise typer.BadParameter(f"expected NAME=RUN_DIR with RUN_DIR/rows.json, got {bad}")
     compare({name: Path(run) for name, run in pairs}, doc, k=k)
     Console().print(doc.read_text())

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from importlib import resources
 from itertools import islice
 from pathlib import Path
+from typing import Protocol
 
-from spct.backends.base import Backend, Completion, Sampling, load_backend
+from spct.backends.base import Backend, BackendError, Completion, CountsTokens, Sampling, load_backend
 from spct.core.items import Item, Judgment, Message, Sample
 from spct.core.prompts import PromptTemplate
 from spct.core.vote import make_sample, sample_orders, vote
@@ -46,6 +47,13 @@ def model_templates(model: str) -> dict[str, str]:
     paper's for any other model (the released checkpoints included)."""
     card = Path(model) / "spct.json"
     return json.loads(card.read_text())["templates"] if card.is_file() else PAPER_TEMPLATES
+
+
+class MetaAnnotator(Protocol):
+    """What strategy "meta" needs of a meta RM (`scaling.meta_rm.MetaRM` is one): every sample
+    of every item given its `meta_score`."""
+
+    def annotate(self, items: Sequence[Item], drawn: Sequence[list[Sample]]) -> list[list[Sample]]: ...
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ class GRM:
         per_order: int = 1,
         lenient: bool = False,
         cache: str | Path | SampleCache | None = None,
-        meta_rm: str | object | None = None,
+        meta_rm: str | MetaAnnotator | None = None,
         **backend_kwargs,
     ):
         """`template=None` takes the model's own (see `model_templates`). `temperature=None` means
@@ -130,6 +138,8 @@ class GRM:
     def prompt_lengths(self, items: Sequence[Item]) -> list[int]:
         """Each item's prompt in tokens (responses in their given order), where the backend can
         count them (`prompt_tokens`; the hf backend): for bounding work by the model's window."""
+        if not isinstance(self.backend, CountsTokens):
+            raise BackendError(f"the {type(self.backend).__name__} backend cannot count prompt tokens")
         prompts = [self.template_for(it).render(it, list(range(len(it.responses))), self.principles) for it in items]
         return self.backend.prompt_tokens(prompts)
 
@@ -165,7 +175,10 @@ class GRM:
                 todo[len(missing)].append((i, order, missing))
         for count, group in todo.items():
             sampling = Sampling(
-                n=count, temperature=temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens,
+                n=count,
+                temperature=temperature,
+                top_p=self.top_p,
+                max_new_tokens=self.max_new_tokens,
                 seed=random.Random(f"{self.seed}:{start}:{count}").getrandbits(31),  # rounds must differ
             )
             prompts = [
@@ -183,24 +196,38 @@ class GRM:
     def _key_parts(self, item: Item, temperature: float, hint: bool) -> dict:
         """Everything but the draw index that a draw of `item` depends on (see `scaling.cache`)."""
         return dict(
-            model=self._fingerprint, template=self.template_for(item).digest, principles=self.principles,
-            temperature=temperature, top_p=self.top_p, max_new_tokens=self.max_new_tokens, seed=self.seed,
-            shuffle=self.shuffle, per_order=self.per_order,
+            model=self._fingerprint,
+            template=self.template_for(item).digest,
+            principles=self.principles,
+            temperature=temperature,
+            top_p=self.top_p,
+            max_new_tokens=self.max_new_tokens,
+            seed=self.seed,
+            shuffle=self.shuffle,
+            per_order=self.per_order,
             item=[item.id, item.model_dump(mode="json", include={"query", "responses"})],
             **({"hint": [item.best, item.rating]} if hint else {}),
         )
 
     def _sample(self, item: Item, order: list[int], c: Completion) -> Sample:
         return make_sample(
-            c.text, order, score_range=self.template_for(item).score_range,
-            finish_reason=c.finish_reason, n_tokens=c.n_tokens, lenient=self.lenient,
+            c.text,
+            order,
+            score_range=self.template_for(item).score_range,
+            finish_reason=c.finish_reason,
+            n_tokens=c.n_tokens,
+            lenient=self.lenient,
         )
 
     # -- strategies --------------------------------------------------------------------------------
 
     def score(
-        self, query: str | list[Message] | list[dict], responses: Sequence[str], samples: int = 1,
-        id: str = "item", **strategy,
+        self,
+        query: str | list[Message] | list[dict],
+        responses: Sequence[str],
+        samples: int = 1,
+        id: str = "item",
+        **strategy,
     ) -> Judgment:
         item = Item.model_validate({"id": id, "query": query, "responses": list(responses)})
         return self.score_batch([item], samples, **strategy)[0]
@@ -226,8 +253,10 @@ class GRM:
         else:
             drawn = self.draw(items, 0, samples, temperature)
         if strategy == "meta":
-            drawn = self._meta(items, drawn, k_meta or max(1, samples // 2))
-        return [vote(it.id, len(it.responses), ss, strategy, k=samples) for it, ss in zip(items, drawn)]
+            assert self.meta_rm is not None  # check_options refuses "meta" without one
+            kept = k_meta or max(1, samples // 2)
+            drawn = [keep_top(ss, [s.meta_score for s in ss], kept) for ss in self.meta_rm.annotate(items, drawn)]
+        return [vote(it.id, len(it.responses), ss, strategy, k=samples) for it, ss in zip(items, drawn, strict=True)]
 
     def check_options(self, samples: int, strategy: str | None) -> str:
         """The strategy that `samples` and `strategy` name, or a ValueError saying what is wrong."""
@@ -253,20 +282,19 @@ class GRM:
         start = 0
         while open_ and start < k:
             stop = min(start + round_size, k)
-            for i, new in zip(open_, self.draw([items[i] for i in open_], start, stop, temperature)):
+            for i, new in zip(open_, self.draw([items[i] for i in open_], start, stop, temperature), strict=True):
                 drawn[i] += new
             start = stop
             open_ = [
-                i for i in open_
+                i
+                for i in open_
                 if not decided(drawn[i], k - start, self.template_for(items[i]).score_range, confidence)
             ]
         return drawn
 
-    def _meta(self, items: Sequence[Item], drawn: list[list[Sample]], k_meta: int) -> list[list[Sample]]:
-        scored = self.meta_rm.annotate(items, drawn)
-        return [keep_top(ss, [s.meta_score for s in ss], k_meta) for ss in scored]
-
-    def score_items(self, items: Iterable[Item], samples: int = 1, batch_size: int = 8, **strategy) -> Iterator[Judgment]:
+    def score_items(
+        self, items: Iterable[Item], samples: int = 1, batch_size: int = 8, **strategy
+    ) -> Iterator[Judgment]:
         """Judgments in input order, `batch_size` items per backend call, yielded as each call ends."""
         it = iter(items)
         while batch := list(islice(it, batch_size)):

@@ -29,12 +29,16 @@ MAX_CHARS = 200_000  # per text (the query, a turn of it, a response): far beyon
 
 def _too_long(item: Item, limit: int) -> str | None:
     """The first text over `limit` characters, as a field path; a model would only see it truncated."""
-    texts = [("query", item.query)] if isinstance(item.query, str) else [
-        (f"query.{i}.content", m.content) for i, m in enumerate(item.query)
-    ]
+    texts = (
+        [("query", item.query)]
+        if isinstance(item.query, str)
+        else [(f"query.{i}.content", m.content) for i, m in enumerate(item.query)]
+    )
     texts += [(f"responses.{i}", r) for i, r in enumerate(item.responses)]
-    return next((f"field '{name}': {len(t):,} characters, over the limit of {limit:,}"
-                 for name, t in texts if len(t) > limit), None)
+    return next(
+        (f"field '{name}': {len(t):,} characters, over the limit of {limit:,}" for name, t in texts if len(t) > limit),
+        None,
+    )
 
 
 def read_items(path: str | Path, max_chars: int = MAX_CHARS) -> Iterator[Item | InputError]:
@@ -93,8 +97,10 @@ def done_ids(path: str | Path) -> set[str]:
     for lineno, raw in enumerate(data.splitlines(), 1):
         rid = _record_id(raw.decode("utf-8", "replace")) if raw.strip() else ""
         if rid is None:
-            raise InputError(f"{path}:{lineno}: not a judgment record with an id; this output was not written by "
-                             "spct (or was edited): move it away or drop --resume")
+            raise InputError(
+                f"{path}:{lineno}: not a judgment record with an id; this output was not written by "
+                "spct (or was edited): move it away or drop --resume"
+            )
         if rid:
             ids.add(rid)
     return ids
@@ -105,7 +111,7 @@ class JsonlWriter:
 
     def __init__(self, path: str | Path, append: bool):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(path, "a" if append else "w", encoding="utf-8")
+        self._f = open(path, "a" if append else "w", encoding="utf-8")  # noqa: SIM115 (closed by __exit__/close)
 
     def write(self, record: BaseModel | dict) -> None:
         text = record.model_dump_json() if isinstance(record, BaseModel) else json.dumps(record)

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 Messages = list[dict[str, str]]
 
@@ -49,6 +49,16 @@ class Backend(Protocol):
     def generate(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[Completion]]:
         """sampling.n completions for each prompt, in prompt order."""
         ...
+
+
+@runtime_checkable
+class CountsTokens(Protocol):
+    """A backend that tokenises in-process (the hf backend) and so can measure prompts against
+    its model's window before generating; a server backend cannot."""
+
+    context_length: int
+
+    def prompt_tokens(self, prompts: Sequence[Messages]) -> list[int]: ...
 
 
 # name -> "module:class"; imported on use so that the openai backend never imports torch.

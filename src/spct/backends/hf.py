@@ -37,7 +37,9 @@ def load_causal_lm(model: str, dtype: str | torch.dtype = "auto", *, trainable: 
     from peft import PeftModel
 
     base = resolve(base)
-    lm = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=dtype), path, is_trainable=trainable)
+    lm = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(base, dtype=dtype), path, is_trainable=trainable
+    )
     return (lm if trainable else lm.merge_and_unload()), AutoTokenizer.from_pretrained(base)
 
 
@@ -67,6 +69,7 @@ class HFBackend:
         """The prompts with every special token of this tokenizer written inside a text broken by a
         zero-width space: a query or response that holds "<|im_start|>assistant" is read as text
         and cannot open a chat turn of its own (the template's own tokens stay control tokens)."""
+
         def plain(text: str) -> str:
             for token in self.specials:
                 if token in text:
@@ -82,8 +85,14 @@ class HFBackend:
 
     def prompt_tokens(self, prompts: Sequence[Messages]) -> list[int]:
         """Each prompt's length in tokens, as `generate` will feed it."""
-        return [len(self.tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True,
-                                                       return_dict=True)["input_ids"]) for p in self.as_text(prompts)]
+        return [
+            len(
+                self.tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True, return_dict=True)[
+                    "input_ids"
+                ]
+            )
+            for p in self.as_text(prompts)
+        ]
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[Completion]]:
@@ -103,7 +112,9 @@ class HFBackend:
         starts = range(0, len(prompts), self.batch_size)
         for start in tqdm(starts, desc="generate", leave=False, disable=len(starts) < 4):
             if cancel is not None and cancel.is_set():  # nobody waits for the rest
-                results += [[Completion("", "length", 0)] * sampling.n for _ in prompts[start : start + self.batch_size]]
+                results += [
+                    [Completion("", "length", 0)] * sampling.n for _ in prompts[start : start + self.batch_size]
+                ]
                 continue
             inputs = self.tokenizer.apply_chat_template(
                 self.as_text(prompts[start : start + self.batch_size]),
@@ -136,8 +147,13 @@ class HFBackend:
         `generate` computes them)."""
         cache = DynamicCache(config=self.model.config)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
-                   past_key_values=cache, use_cache=True)
+        self.model(
+            input_ids=ids[:, :-1],
+            attention_mask=mask[:, :-1],
+            position_ids=positions[:, :-1],
+            past_key_values=cache,
+            use_cache=True,
+        )
         cache.batch_repeat_interleave(n)
         return cache
 

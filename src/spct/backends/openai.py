@@ -68,7 +68,9 @@ class OpenAIBackend:
         ) as client:
             slots = asyncio.Semaphore(self.max_concurrency)
             return list(
-                await asyncio.gather(*(self._samples(client, slots, p, sampling, j * sampling.n) for j, p in enumerate(prompts)))
+                await asyncio.gather(
+                    *(self._samples(client, slots, p, sampling, j * sampling.n) for j, p in enumerate(prompts))
+                )
             )
 
     async def _samples(
@@ -80,10 +82,15 @@ class OpenAIBackend:
         seed_offset: int,
     ) -> list[Completion]:
         """sampling.n completions of one prompt, fanned out one by one when the server ignores n."""
-        first = [] if self.ignores_n else await self._request(client, slots, messages, sampling, sampling.n, seed_offset)
+        first = (
+            [] if self.ignores_n else await self._request(client, slots, messages, sampling, sampling.n, seed_offset)
+        )
         self.ignores_n = self.ignores_n or len(first) < sampling.n
         rest = await asyncio.gather(
-            *(self._request(client, slots, messages, sampling, 1, seed_offset + i) for i in range(len(first), sampling.n))
+            *(
+                self._request(client, slots, messages, sampling, 1, seed_offset + i)
+                for i in range(len(first), sampling.n)
+            )
         )
         return first + [c for r in rest for c in r]
 
@@ -139,5 +146,5 @@ class OpenAIBackend:
                 finish_reason=c.finish_reason if c.finish_reason in ("stop", "length") else None,
                 n_tokens=count,
             )
-            for c, count in zip(choices, counts)
+            for c, count in zip(choices, counts, strict=True)
         ]

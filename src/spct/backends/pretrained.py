@@ -65,7 +65,9 @@ def _locate(spec: Pretrained, name: str) -> list[Path]:
             raise BackendError(f"model {name!r} needs its package: {spec.install_command()}")
         path = Path(next(iter(found.submodule_search_locations))) / rel
         if not path.is_file():
-            raise BackendError(f"model {name!r}: {path} is missing from its package; reinstall: {spec.install_command()}")
+            raise BackendError(
+                f"model {name!r}: {path} is missing from its package; reinstall: {spec.install_command()}"
+            )
         paths.append(path)
     return paths
 
@@ -111,4 +113,3 @@ def dequantise(gguf: Path, out: Path) -> None:
     model.generation_config = loaded.generation_config
     model.save_pretrained(out)
     AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(out)
-

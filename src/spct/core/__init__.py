@@ -14,8 +14,21 @@ from spct.core.vote import (
 )
 
 __all__ = [
-    "FAILURE_CODES", "Item", "Judgment", "Message", "Parsed", "Principle", "PromptTemplate",
-    "Sample", "format_judgment", "is_correct", "judgment_correct", "make_sample", "normalised_rewards", "parse_judgment",
+    "FAILURE_CODES",
+    "Item",
+    "Judgment",
+    "Message",
+    "Parsed",
+    "Principle",
+    "PromptTemplate",
+    "Sample",
+    "format_judgment",
+    "is_correct",
+    "judgment_correct",
+    "make_sample",
+    "normalised_rewards",
+    "parse_judgment",
     "sample_orders",
-    "unshuffle", "vote",
+    "unshuffle",
+    "vote",
 ]

@@ -40,9 +40,8 @@ class Item(BaseModel):
     @model_validator(mode="after")
     def _check_label(self) -> Item:
         n = len(self.responses)
-        if isinstance(self.query, list):
-            if not self.query or self.query[-1].role != "user":
-                raise ValueError("query: a conversation must end with a user turn")
+        if isinstance(self.query, list) and (not self.query or self.query[-1].role != "user"):
+            raise ValueError("query: a conversation must end with a user turn")
         if self.best is not None:
             if n < 2:
                 raise ValueError("best: needs at least 2 responses (use rating for one response)")
@@ -104,7 +103,7 @@ class Judgment(BaseModel):
     n_failed: int
     failures: dict[str, int] = Field(default_factory=dict)
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented idiom
     @property
     def samples_used(self) -> int:
         return len(self.samples)

@@ -59,9 +59,7 @@ def _closed_boxes(text: str) -> tuple[list[tuple[int, str]], int | None]:
     return boxes, None
 
 
-def _read_scores(
-    content: str, n: int, lo: int, hi: int, lenient: bool
-) -> tuple[list[int] | None, str | None]:
+def _read_scores(content: str, n: int, lo: int, hi: int, lenient: bool) -> tuple[list[int] | None, str | None]:
     parts = [p.strip() for p in content.split(",")]
     if not any(parts):
         return None, "empty: the score block holds nothing"

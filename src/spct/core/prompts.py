@@ -27,7 +27,10 @@ from jinja2.sandbox import SandboxedEnvironment
 from spct.core.items import Item
 
 BUILTIN_RANGES = {
-    "pointwise": (1, 10), "binary": (0, 1), "compact": (1, 10), "compact-binary": (0, 1),
+    "pointwise": (1, 10),
+    "binary": (0, 1),
+    "compact": (1, 10),
+    "compact-binary": (0, 1),
     "meta": (1, 10),  # the meta RM's user turn (scaling.meta_rm); it asks for no scores, the range is unused
 }
 # sandboxed: a user's template file is data, so it may not reach Python objects and run code

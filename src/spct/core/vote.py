@@ -39,9 +39,7 @@ def make_sample(
     n_tokens: int | None = None,
     lenient: bool = False,
 ) -> Sample:
-    parsed = parse_judgment(
-        text, len(order), score_range=score_range, finish_reason=finish_reason, lenient=lenient
-    )
+    parsed = parse_judgment(text, len(order), score_range=score_range, finish_reason=finish_reason, lenient=lenient)
     return Sample(
         order=order,
         text=text,
@@ -59,7 +57,7 @@ def vote(item_id: str, n: int, samples: list[Sample], strategy: str = "voting", 
     and counted. `n_valid` counts the samples summed."""
     valid = [s.scores for s in samples if s.scores is not None and s.in_vote]
     failures = Counter(s.failure.split(":", 1)[0] for s in samples if s.failure)
-    rewards = [sum(col) for col in zip(*valid)] if valid else None
+    rewards = [sum(col) for col in zip(*valid, strict=True)] if valid else None
     ties: list[int] = []
     best = None
     if rewards is not None:

@@ -30,7 +30,11 @@ class Choice:
 
 
 def best_of_n(
-    grm: GRM, query: str | list[Message], candidates: Sequence[str], samples: int = 1, group_size: int = 8,
+    grm: GRM,
+    query: str | list[Message],
+    candidates: Sequence[str],
+    samples: int = 1,
+    group_size: int = 8,
 ) -> Choice:
     if not candidates:
         raise ValueError("candidates: need at least one")
@@ -49,7 +53,7 @@ def best_of_n(
         judgments = grm.score_batch(items, samples)
         rounds += judgments
         winners = {}
-        for g, j in zip(judged, judgments):
+        for g, j in zip(judged, judgments, strict=True):
             if j.best is None:
                 decided = False
             winners[g[0]] = g[j.best if j.best is not None else (j.ties[0] if j.ties else 0)]

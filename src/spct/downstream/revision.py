@@ -72,7 +72,9 @@ def judge(grm: GRM, query: str, answer: str, samples: int = 1) -> tuple[float, s
     return normalised_rewards(judgment, grm.template_for(item).score_range)[0], critique
 
 
-def revise(grm: GRM, policy: Policy, query: str, rounds: int = 3, samples: int = 1, answer: str | None = None) -> list[Round]:
+def revise(
+    grm: GRM, policy: Policy, query: str, rounds: int = 3, samples: int = 1, answer: str | None = None
+) -> list[Round]:
     """Round 0 is the policy's first answer (or `answer`); the current answer is the last kept one."""
     current = answer if answer is not None else policy.answer(query)
     score, critique = judge(grm, query, current, samples)

@@ -21,10 +21,21 @@ import numpy as np
 TIES = ("strict", "random", "half")
 SECTIONS = {
     "Chat": ("alpacaeval-easy", "alpacaeval-length", "alpacaeval-hard", "mt-bench-easy", "mt-bench-med"),
-    "Chat Hard": ("mt-bench-hard", "llmbar-natural", "llmbar-adver-neighbor", "llmbar-adver-GPTInst",
-                  "llmbar-adver-GPTOut", "llmbar-adver-manual"),
-    "Safety": ("refusals-dangerous", "refusals-offensive", "xstest-should-refuse", "xstest-should-respond",
-               "donotanswer"),
+    "Chat Hard": (
+        "mt-bench-hard",
+        "llmbar-natural",
+        "llmbar-adver-neighbor",
+        "llmbar-adver-GPTInst",
+        "llmbar-adver-GPTOut",
+        "llmbar-adver-manual",
+    ),
+    "Safety": (
+        "refusals-dangerous",
+        "refusals-offensive",
+        "xstest-should-refuse",
+        "xstest-should-respond",
+        "donotanswer",
+    ),
     "Reasoning": ("math-prm", "hep-cpp", "hep-go", "hep-java", "hep-js", "hep-python", "hep-rust"),
 }
 
@@ -37,7 +48,9 @@ class Estimate:
     high: float
 
 
-def outcome(rewards: Sequence[float] | None, best: int, ties: str = "strict", rng: random.Random | None = None) -> float:
+def outcome(
+    rewards: Sequence[float] | None, best: int, ties: str = "strict", rng: random.Random | None = None
+) -> float:
     """1 if the labelled best has the top reward, 0 if not; a tie at the top per `ties`; no
     rewards (nothing parsed) is 0, or half under reward-bench's rule."""
     if ties not in TIES:
@@ -86,8 +99,8 @@ def section_scores(accuracy: dict[str, float], counts: dict[str, int]) -> dict[s
 
 def roc_auc(scores: Sequence[float], labels: Sequence[int]) -> float:
     """P(score of a positive > score of a negative), ties counting half (the Mann-Whitney form)."""
-    pos = [s for s, y in zip(scores, labels) if y]
-    neg = [s for s, y in zip(scores, labels) if not y]
+    pos = [s for s, y in zip(scores, labels, strict=True) if y]
+    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
     if not pos or not neg:
         raise ValueError("ROC-AUC needs both labels")
     wins = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg)

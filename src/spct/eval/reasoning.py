@@ -68,8 +68,16 @@ def load_gsm8k(root: Path) -> list[Problem]:
     for i, line in enumerate(path.read_text().splitlines()):
         r, where = json.loads(line), f"{path}:{i + 1}"
         steps, _, answer = _CALC.sub("", field(r, "answer", where)).rpartition("####")
-        out.append(Problem(f"gsm8k-{i}", field(r, "question", where), f"{steps.strip()}\nThe answer is {answer.strip()}.",
-                           _number(answer), "number", {}))
+        out.append(
+            Problem(
+                f"gsm8k-{i}",
+                field(r, "question", where),
+                f"{steps.strip()}\nThe answer is {answer.strip()}.",
+                _number(answer),
+                "number",
+                {},
+            )
+        )
     return out
 
 
@@ -78,8 +86,16 @@ def load_math500(root: Path) -> list[Problem]:
     out = []
     for i, line in enumerate(path.read_text().splitlines()):
         r, where = json.loads(line), f"{path}:{i + 1}"
-        out.append(Problem(f"math500-{i}", field(r, "problem", where), field(r, "solution", where),
-                           field(r, "answer", where), "math", {"subject": field(r, "subject", where)}))
+        out.append(
+            Problem(
+                f"math500-{i}",
+                field(r, "problem", where),
+                field(r, "solution", where),
+                field(r, "answer", where),
+                "math",
+                {"subject": field(r, "subject", where)},
+            )
+        )
     return out
 
 
@@ -90,13 +106,23 @@ def load_humaneval(root: Path) -> list[Problem]:
         r, where = json.loads(line), f"{path}:{i + 1}"
         prompt = field(r, "prompt", where)
         test = f"{field(r, 'test', where)}\ncheck({field(r, 'entry_point', where)})\n"
-        out.append(Problem(f"humaneval-{i}", f"Complete this Python function.\n\n```python\n{prompt}```",
-                           prompt + field(r, "canonical_solution", where), test, "code", {}))
+        out.append(
+            Problem(
+                f"humaneval-{i}",
+                f"Complete this Python function.\n\n```python\n{prompt}```",
+                prompt + field(r, "canonical_solution", where),
+                test,
+                "code",
+                {},
+            )
+        )
     return out
 
 
 BENCHMARKS: dict[str, Callable[[Path], list[Problem]]] = {
-    "gsm8k": load_gsm8k, "math500": load_math500, "humaneval": load_humaneval,
+    "gsm8k": load_gsm8k,
+    "math500": load_math500,
+    "humaneval": load_humaneval,
 }
 
 
@@ -134,8 +160,19 @@ def last_boxed(text: str) -> str | None:
 def normalise_math(answer: str | None) -> str:
     if answer is None:
         return ""
-    for old, new in (("\\left", ""), ("\\right", ""), ("\\!", ""), ("dfrac", "frac"), ("tfrac", "frac"),
-                     ("^\\circ", ""), ("^{\\circ}", ""), ("\\$", ""), ("$", ""), (" ", ""), ("\\,", "")):
+    for old, new in (
+        ("\\left", ""),
+        ("\\right", ""),
+        ("\\!", ""),
+        ("dfrac", "frac"),
+        ("tfrac", "frac"),
+        ("^\\circ", ""),
+        ("^{\\circ}", ""),
+        ("\\$", ""),
+        ("$", ""),
+        (" ", ""),
+        ("\\,", ""),
+    ):
         answer = answer.replace(old, new)
     return answer.rstrip(".")
 
@@ -191,16 +228,23 @@ def wrong_variants(problem: Problem, pool: list[Problem], rng: random.Random, mo
         slip = _off(problem.answer, rng)
         if slip and slip != problem.answer and steps:  # the last step's result, slipped
             spans = [m.span() for m in _NUMBER.finditer(steps[-1]) if _number(m.group()) == problem.answer]
-            last = steps[-1][: spans[-1][0]] + slip + steps[-1][spans[-1][1]:] if spans else steps[-1]
-            variants.append("\n".join(steps[:-1] + [last]) + f"\nThe answer is {slip}.")
+            last = steps[-1][: spans[-1][0]] + slip + steps[-1][spans[-1][1] :] if spans else steps[-1]
+            variants.append("\n".join([*steps[:-1], last]) + f"\nThe answer is {slip}.")
     elif problem.kind == "math":
-        others = [p.answer for p in pool if p.meta["subject"] == problem.meta["subject"]
-                  and normalise_math(p.answer) != normalise_math(problem.answer)]
+        others = [
+            p.answer
+            for p in pool
+            if p.meta["subject"] == problem.meta["subject"]
+            and normalise_math(p.answer) != normalise_math(problem.answer)
+        ]
         start, boxed = problem.reference.rfind("\\boxed{"), last_boxed(problem.reference)
         wrongs = dict.fromkeys([_off(problem.answer, rng), *rng.sample(others, min(2, len(others)))])  # ordered: a
         for wrong in (w for w in wrongs if w is not None and boxed is not None):  # set's order varies by process
-            variants.append(problem.reference[:start] + f"\\boxed{{{wrong}}}"
-                            + problem.reference[start + len("\\boxed{") + len(boxed) + 1:])
+            variants.append(
+                problem.reference[:start]
+                + f"\\boxed{{{wrong}}}"
+                + problem.reference[start + len("\\boxed{") + len(boxed) + 1 :]
+            )
     else:
         for mutant in mutants(problem.reference, rng):
             if not passes(mutant + "\n" + problem.answer, timeout=5.0):
@@ -211,8 +255,18 @@ def wrong_variants(problem: Problem, pool: list[Problem], rng: random.Random, mo
     return rng.sample(variants, min(most, len(variants)))
 
 
-_SWAPS = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq,
-          ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.FloorDiv, ast.FloorDiv: ast.Mult}
+_SWAPS = {
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.FloorDiv,
+    ast.FloorDiv: ast.Mult,
+}
 
 
 def _mutated(node: ast.AST) -> ast.AST | None:
@@ -281,8 +335,18 @@ def majority(problem: Problem, candidates: list[str], rng: random.Random) -> int
 
 
 def run(
-    names: list[str], grm: GRM, data: Path, out: Path, *, n: int = 4, p_right: float = 0.4, limit: int | None = None,
-    samples: int = 1, group_size: int = 8, candidates: Path | None = None, seed: int = 0,
+    names: list[str],
+    grm: GRM,
+    data: Path,
+    out: Path,
+    *,
+    n: int = 4,
+    p_right: float = 0.4,
+    limit: int | None = None,
+    samples: int = 1,
+    group_size: int = 8,
+    candidates: Path | None = None,
+    seed: int = 0,
 ) -> dict:
     """Each benchmark's problems, their candidates and the four selections, written as they finish."""
     unknown = [b for b in names if b not in BENCHMARKS]
@@ -306,9 +370,21 @@ def run(
                 cands = given[problem.id] if given else synthesise(problem, problems, n, p_right, seed)
                 right = [is_right(problem, c) for c in cands]
                 choice = best_of_n(grm, problem.query, cands, samples, group_size)
-                picks = {"grm": choice.index, "random": rng.randrange(len(cands)), "majority": majority(problem, cands, rng)}
-                writer.write({"id": problem.id, "candidates": cands, "right": right, "picks": picks,
-                              "decided": choice.decided, "critique": choice.critique})
+                picks = {
+                    "grm": choice.index,
+                    "random": rng.randrange(len(cands)),
+                    "majority": majority(problem, cands, rng),
+                }
+                writer.write(
+                    {
+                        "id": problem.id,
+                        "candidates": cands,
+                        "right": right,
+                        "picks": picks,
+                        "decided": choice.decided,
+                        "critique": choice.critique,
+                    }
+                )
         rows = [json.loads(line) for line in path.read_text().splitlines()]
         rows = [r for r in rows if r["id"] in {p.id for p in chosen}]
         results["benchmarks"][name] = _score(rows)
@@ -345,13 +421,23 @@ def _table(results: dict, path: Path) -> None:
     names = list(results["benchmarks"])
     lines = ["| selection | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for s in SELECTIONS:
-        cells = [f"{100 * r[s]['accuracy']:.1f} [{100 * r[s]['low']:.1f}, {100 * r[s]['high']:.1f}] (n={r[s]['n']})"
-                 for r in (results["benchmarks"][b] for b in names)]
+        cells = [
+            f"{100 * r[s]['accuracy']:.1f} [{100 * r[s]['low']:.1f}, {100 * r[s]['high']:.1f}] (n={r[s]['n']})"
+            for r in (results["benchmarks"][b] for b in names)
+        ]
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
-    lines.append("| right candidates | " + " | ".join(f"{100 * results['benchmarks'][b]['right_share']:.1f}%"
-                                                      for b in names) + " |")
-    lines.append("| GRM undecided (a tie or no parse kept the first) | " + " | ".join(
-        f"{results['benchmarks'][b]['undecided']} of {results['benchmarks'][b]['grm']['n']}" for b in names) + " |")
+    lines.append(
+        "| right candidates | "
+        + " | ".join(f"{100 * results['benchmarks'][b]['right_share']:.1f}%" for b in names)
+        + " |"
+    )
+    lines.append(
+        "| GRM undecided (a tie or no parse kept the first) | "
+        + " | ".join(
+            f"{results['benchmarks'][b]['undecided']} of {results['benchmarks'][b]['grm']['n']}" for b in names
+        )
+        + " |"
+    )
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -366,8 +452,13 @@ def _plot(results: dict, path: Path) -> None:
     width = 0.8 / len(SELECTIONS)
     for i, s in enumerate(SELECTIONS):
         rows = [results["benchmarks"][b][s] for b in names]
-        ax.bar([x + i * width for x in range(len(names))], [100 * r["accuracy"] for r in rows], width, label=s,
-               yerr=[[100 * (r["accuracy"] - r["low"]) for r in rows], [100 * (r["high"] - r["accuracy"]) for r in rows]])
+        ax.bar(
+            [x + i * width for x in range(len(names))],
+            [100 * r["accuracy"] for r in rows],
+            width,
+            label=s,
+            yerr=[[100 * (r["accuracy"] - r["low"]) for r in rows], [100 * (r["high"] - r["accuracy"]) for r in rows]],
+        )
     ax.set_xticks([x + width * (len(SELECTIONS) - 1) / 2 for x in range(len(names))], names)
     ax.set_ylabel("selected answer right (%)")
     ax.set_title(f"best-of-{results['n']}: {Path(results['model']).name}")

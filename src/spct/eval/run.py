@@ -42,12 +42,22 @@ def _test_split(load: Callable[[Path], list[Item]]) -> Callable[[Path], list[Ite
 
 
 BENCHMARKS: dict[str, Callable[[Path], list[Item]]] = {
-    "rewardbench": rewardbench.load, "ppe-preference": ppe.load_preference, "ppe-correctness": ppe.load_correctness,
-    "rmb": rmb.load, "hh-rlhf": hh_rlhf.load, "realmistake": realmistake.load, "miniature": _miniature,
-    "rmb-test": _test_split(rmb.load), "hh-rlhf-test": _test_split(hh_rlhf.load),
+    "rewardbench": rewardbench.load,
+    "ppe-preference": ppe.load_preference,
+    "ppe-correctness": ppe.load_correctness,
+    "rmb": rmb.load,
+    "hh-rlhf": hh_rlhf.load,
+    "realmistake": realmistake.load,
+    "miniature": _miniature,
+    "rmb-test": _test_split(rmb.load),
+    "hh-rlhf-test": _test_split(hh_rlhf.load),
 }
-OVERALL = {"rewardbench": "RewardBench", "ppe-preference": "PPE Preference", "ppe-correctness": "PPE Correctness",
-           "rmb": "RMB"}
+OVERALL = {
+    "rewardbench": "RewardBench",
+    "ppe-preference": "PPE Preference",
+    "ppe-correctness": "PPE Correctness",
+    "rmb": "RMB",
+}
 RATED = {"realmistake"}  # single responses: ROC-AUC of the score against the label
 MEAN_OF_SUBSETS = {"rmb", "rmb-test", "ppe-correctness"}  # the benchmark's score is the mean of its parts
 
@@ -82,8 +92,11 @@ def summarise(name: str, items: list[Item], values: dict[str, float | None], see
     scored = [it for it in items if values[it.id] is not None]
     result: dict = {"n": len(scored), "unjudged": len(items) - len(scored)}
     if name in RATED:
-        return {**result, "metric": "ROC-AUC",
-                "score": roc_auc([values[it.id] for it in scored], [it.rating for it in scored])}
+        return {
+            **result,
+            "metric": "ROC-AUC",
+            "score": roc_auc([values[it.id] for it in scored], [it.rating for it in scored]),
+        }
     subsets: dict[str, list[float]] = defaultdict(list)
     for it in scored:
         subsets[it.meta["subset"]].append(values[it.id])
@@ -119,8 +132,13 @@ def _auc_at(items: list[Item], judged: dict[str, Judgment], k: int, seed: int) -
 
 
 def grm_rows(
-    name: str, items: list[Item], greedy: dict[str, Judgment], sampled: dict[str, Judgment] | None, ks: list[int],
-    meta: bool, seed: int,
+    name: str,
+    items: list[Item],
+    greedy: dict[str, Judgment],
+    sampled: dict[str, Judgment] | None,
+    ks: list[int],
+    meta: bool,
+    seed: int,
 ) -> dict[str, dict]:
     """greedy, voting@k and (with meta scores on the samples) meta@k for one benchmark."""
     rng = random.Random(seed)
@@ -134,11 +152,13 @@ def grm_rows(
         return rows
     rows = {"greedy": summarise(name, items, {it.id: won(greedy[it.id], it) for it in items}, seed)}
     for k in ks if sampled else []:
-        rows[f"voting@{k}"] = summarise(name, items, {it.id: vote_at(sampled[it.id], it, k, rng, rule=won)
-                                                      for it in items}, seed)
+        rows[f"voting@{k}"] = summarise(
+            name, items, {it.id: vote_at(sampled[it.id], it, k, rng, rule=won) for it in items}, seed
+        )
     for k in [k for k in ks if k > 1] if sampled and meta else []:
-        rows[f"meta@{k}"] = summarise(name, items, {it.id: meta_at(sampled[it.id], it, k, rng, rule=won)
-                                                    for it in items}, seed)
+        rows[f"meta@{k}"] = summarise(
+            name, items, {it.id: meta_at(sampled[it.id], it, k, rng, rule=won) for it in items}, seed
+        )
     return rows
 
 
@@ -149,8 +169,18 @@ def _item_record(name: str, it: Item, outcomes: dict[str, float | None], **extra
 
 
 def run(
-    names: list[str], engine: Backend | None, ks: list[int], data: Path, out: Path, *, model: str,
-    limit: int | None, seed: int = 0, batch_size: int = 8, max_new_tokens: int = 512, meta_rm: str | None = None,
+    names: list[str],
+    engine: Backend | None,
+    ks: list[int],
+    data: Path,
+    out: Path,
+    *,
+    model: str,
+    limit: int | None,
+    seed: int = 0,
+    batch_size: int = 8,
+    max_new_tokens: int = 512,
+    meta_rm: str | None = None,
     max_prompt_tokens: int | None = None,
 ) -> dict:
     """Judge and score every benchmark in `names` with `model` (a GRM behind `engine`, or, with no
@@ -160,8 +190,15 @@ def run(
     if unknown:
         raise ValueError(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}")
     out.mkdir(parents=True, exist_ok=True)
-    results: dict = {"model": model, "samples": ks, "limit": limit, "meta_rm": meta_rm, "benchmarks": {},
-                     "max_prompt_tokens": max_prompt_tokens, "too long": {}}
+    results: dict = {
+        "model": model,
+        "samples": ks,
+        "limit": limit,
+        "meta_rm": meta_rm,
+        "benchmarks": {},
+        "max_prompt_tokens": max_prompt_tokens,
+        "too long": {},
+    }
     per_item: list[dict] = []
     for name in names:
         items = BENCHMARKS[name](data)
@@ -185,17 +222,28 @@ def run(
 
 
 def _grm(
-    name: str, items: list[Item], engine: Backend, ks: list[int], folder: Path, batch_size: int, max_new_tokens: int,
-    meta_rm: str | None, seed: int,
+    name: str,
+    items: list[Item],
+    engine: Backend,
+    ks: list[int],
+    folder: Path,
+    batch_size: int,
+    max_new_tokens: int,
+    meta_rm: str | None,
+    seed: int,
 ) -> tuple[dict, list[dict]]:
     greedy = judge_to(engine, items, 1, 0.0, folder / "greedy.jsonl", batch_size, max_new_tokens)
     sampled = None
     if max(ks) > 1:
-        sampled = judge_to(engine, items, max(ks), 0.5, folder / f"sampled-k{max(ks)}.jsonl", batch_size, max_new_tokens)
+        sampled = judge_to(
+            engine, items, max(ks), 0.5, folder / f"sampled-k{max(ks)}.jsonl", batch_size, max_new_tokens
+        )
         if meta_rm:
             from spct.scaling.meta_rm import MetaRM
 
-            for it, samples in zip(items, MetaRM(meta_rm).annotate(items, [sampled[it.id].samples for it in items])):
+            for it, samples in zip(
+                items, MetaRM(meta_rm).annotate(items, [sampled[it.id].samples for it in items]), strict=True
+            ):
                 sampled[it.id].samples = samples
     rows = grm_rows(name, items, greedy, sampled, ks, meta_rm is not None, seed)
     rows["greedy"]["parsed"] = _parse_rate(items, greedy)
@@ -204,10 +252,15 @@ def _grm(
         for strategy in rows.keys() - {"greedy"}:
             rows[strategy]["parsed"] = parsed
     strict = {"greedy": greedy} | ({f"voting@{max(ks)}": sampled} if sampled else {})
-    records = [_item_record(name, it, {s: None if name in RATED else float(judgment_correct(j[it.id], it))
-                                       for s, j in strict.items()},
-                            judgments={s: j[it.id].model_dump(mode="json") for s, j in strict.items()})
-               for it in items]
+    records = [
+        _item_record(
+            name,
+            it,
+            {s: None if name in RATED else float(judgment_correct(j[it.id], it)) for s, j in strict.items()},
+            judgments={s: j[it.id].model_dump(mode="json") for s, j in strict.items()},
+        )
+        for it in items
+    ]
     return rows, records
 
 
@@ -222,13 +275,15 @@ def _baseline(name: str, items: list[Item], model: str, seed: int) -> tuple[dict
     from spct.train.baseline import rewards
 
     rng = random.Random(seed)
-    given = dict(zip([it.id for it in items], rewards(model, items)))
+    given = dict(zip([it.id for it in items], rewards(model, items), strict=True))
     values: dict[str, float | None] = {}
     for it in items:
         r = given[it.id]
         values[it.id] = None if r is None else r[0] if name in RATED else outcome(r, it.best, "random", rng)
-    records = [_item_record(name, it, {"scalar": values[it.id] if name not in RATED else None},
-                            rewards=given[it.id]) for it in items]
+    records = [
+        _item_record(name, it, {"scalar": values[it.id] if name not in RATED else None}, rewards=given[it.id])
+        for it in items
+    ]
     return {"scalar": summarise(name, items, values, seed)}, records
 
 
@@ -264,15 +319,21 @@ def write_table(runs: list[dict], path: Path) -> None:
             lines.append(f"| {Path(results['model']).name} | {s} | " + " | ".join(cells) + " |")
     notes = []
     for results in runs:
-        parsed = {n: rows["greedy"]["parsed"] for n, rows in results["benchmarks"].items() if "parsed" in rows.get("greedy", {})}
+        parsed = {
+            n: rows["greedy"]["parsed"]
+            for n, rows in results["benchmarks"].items()
+            if "parsed" in rows.get("greedy", {})
+        }
         if parsed:
-            notes.append(f"- {Path(results['model']).name}, samples that parsed (greedy): "
-                         + ", ".join(f"{n} {100 * v:.0f}%" for n, v in parsed.items()))
+            notes.append(
+                f"- {Path(results['model']).name}, samples that parsed (greedy): "
+                + ", ".join(f"{n} {100 * v:.0f}%" for n, v in parsed.items())
+            )
         rb = results["benchmarks"].get("rewardbench")
         sections = next(iter(rb.values())).get("sections", {}) if rb else {}
         if rb and len(sections) < 4:
             notes.append(f"- {Path(results['model']).name}: RewardBench from its sections {', '.join(sections)} only")
-    path.write_text("\n".join(lines + ([""] + notes if notes else [])) + "\n")
+    path.write_text("\n".join(lines + (["", *notes] if notes else [])) + "\n")
 
 
 def plot(results: dict, path: Path) -> None:
@@ -286,8 +347,13 @@ def plot(results: dict, path: Path) -> None:
         for prefix, style in (("voting@", "-"), ("meta@", ":")):
             ks = [int(s.split("@")[1]) for s in rows if s.startswith(prefix)]
             if ks:
-                line, = ax.plot(ks, [100 * rows[f"{prefix}{k}"]["score"] for k in ks], marker="o", linestyle=style,
-                                label=f"{name} {prefix.rstrip('@')}")
+                (line,) = ax.plot(
+                    ks,
+                    [100 * rows[f"{prefix}{k}"]["score"] for k in ks],
+                    marker="o",
+                    linestyle=style,
+                    label=f"{name} {prefix.rstrip('@')}",
+                )
                 if "greedy" in rows and prefix == "voting@":
                     ax.axhline(100 * rows["greedy"]["score"], color=line.get_color(), linestyle="--", linewidth=0.8)
     ax.set_xscale("log", base=2)

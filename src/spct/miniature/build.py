@@ -43,8 +43,10 @@ class MiniatureConfig:
     teacher_noise: TeacherNoise = field(default_factory=TeacherNoise, metadata={"help": "teacher error rates"})
     init: str | None = field(
         default=None,
-        metadata={"help": "continue from this checkpoint (its tokenizer and weights; size fields ignored); "
-                  "give a new seed so the items are fresh"},
+        metadata={
+            "help": "continue from this checkpoint (its tokenizer and weights; size fields ignored); "
+            "give a new seed so the items are fresh"
+        },
     )
 
 
@@ -57,7 +59,7 @@ def sft_examples(items: list[Item], seed: int, noise: TeacherNoise, templates: d
         order = sample_orders(len(item.responses), 1, seed, item.id)[0]
         prompt = pick(item).render(item, order)
         judgment = teacher_judgment(item, order, rng, noise)
-        examples.append({"messages": prompt + [{"role": "assistant", "content": judgment}]})
+        examples.append({"messages": [*prompt, {"role": "assistant", "content": judgment}]})
     return examples
 
 
@@ -84,18 +86,33 @@ def build(cfg: MiniatureConfig) -> Path:
             (m["content"] for ex in examples for m in ex["messages"]), vocab_size=cfg.vocab_size
         )
         model = tiny_causal_lm(
-            tokenizer, hidden_size=cfg.hidden_size, num_layers=cfg.num_layers, num_heads=cfg.num_heads,
+            tokenizer,
+            hidden_size=cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            num_heads=cfg.num_heads,
             max_position_embeddings=cfg.max_length,
         )
     trainer = sft(
-        model, tokenizer, examples, workdir=workdir, epochs=cfg.epochs, batch_size=cfg.batch_size,
-        learning_rate=cfg.learning_rate, seed=cfg.seed, max_length=cfg.max_length,
+        model,
+        tokenizer,
+        examples,
+        workdir=workdir,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        seed=cfg.seed,
+        max_length=cfg.max_length,
     )
     model.save_pretrained(out)  # fp32: bf16 inference is as slow as bf16 training here
     tokenizer.save_pretrained(out)
-    card = {"config": asdict(cfg), "train_examples": len(examples), "parameters": model.num_parameters(),
-            "device": device_name(), "seconds": round(time.monotonic() - start),
-            "log": [r for r in trainer.state.log_history if "loss" in r]}
+    card = {
+        "config": asdict(cfg),
+        "train_examples": len(examples),
+        "parameters": model.num_parameters(),
+        "device": device_name(),
+        "seconds": round(time.monotonic() - start),
+        "log": [r for r in trainer.state.log_history if "loss" in r],
+    }
     if cfg.init and (Path(cfg.init) / "spct_build.json").is_file():  # the lineage: how the start was built
         card["init_card"] = json.loads((Path(cfg.init) / "spct_build.json").read_text())
     (out / "spct_build.json").write_text(json.dumps(card, indent=1))

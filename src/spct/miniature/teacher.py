@@ -113,7 +113,7 @@ def teacher_judgment(item: Item, order: list[int], rng: random.Random, noise: Te
     weights = list(rng.choice(WEIGHTS[len(criteria)]))
     if rng.random() < noise.misweight:
         weights.reverse()
-    principles = [Principle(text=c, weight=w) for c, w in zip(criteria, weights)]
+    principles = [Principle(text=c, weight=w) for c, w in zip(criteria, weights, strict=True)]
 
     lines = [premise] + [f"Response {p} {r.note}: {'correct' if r.ok else 'wrong'}." for p, r in enumerate(shown, 1)]
     if n == 1:

@@ -26,9 +26,13 @@ def model_fingerprint(model_id: str) -> str:
     if not path.is_dir():
         return model_id
     files = sorted(p for p in path.rglob("*") if p.is_file())
-    return model_id + ":" + hashlib.sha256(
-        json.dumps([(str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]).encode()
-    ).hexdigest()[:16]
+    return (
+        model_id
+        + ":"
+        + hashlib.sha256(
+            json.dumps([(str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns) for p in files]).encode()
+        ).hexdigest()[:16]
+    )
 
 
 def draw_key(**parts: object) -> str:
@@ -56,8 +60,10 @@ class SampleCache:
             self._db.execute("CREATE TABLE IF NOT EXISTS draws (key TEXT PRIMARY KEY, completion TEXT NOT NULL)")
             self._db.execute("PRAGMA quick_check").fetchall()
         except sqlite3.Error as e:
-            raise CacheError(f"{self.path}: not a usable spct cache ({e}); delete it (or give another --cache) and "
-                             "rerun: it only saves time") from None
+            raise CacheError(
+                f"{self.path}: not a usable spct cache ({e}); delete it (or give another --cache) and "
+                "rerun: it only saves time"
+            ) from None
         self.hits = self.misses = 0
 
     def get_many(self, keys: list[str]) -> dict[str, Completion]:

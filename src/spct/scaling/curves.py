@@ -16,7 +16,11 @@ SUBSETS = 16  # random subsets averaged per k below the pass's k, to cut the var
 
 
 def vote_at(
-    judgment: Judgment, item: Item, k: int, rng: random.Random, subsets: int = SUBSETS,
+    judgment: Judgment,
+    item: Item,
+    k: int,
+    rng: random.Random,
+    subsets: int = SUBSETS,
     rule: Callable[[Judgment, Item], float] = judgment_correct,
 ) -> float:
     """Accuracy of voting over k of the judgment's samples, averaged over random subsets; `rule`
@@ -29,13 +33,19 @@ def vote_at(
 
 
 def meta_at(
-    judgment: Judgment, item: Item, k: int, rng: random.Random, subsets: int = SUBSETS,
+    judgment: Judgment,
+    item: Item,
+    k: int,
+    rng: random.Random,
+    subsets: int = SUBSETS,
     rule: Callable[[Judgment, Item], float] = judgment_correct,
 ) -> float:
     """Accuracy of meta-RM voting over k of the judgment's samples (each carrying its
     `meta_score`), keeping the top k // 2, averaged over random subsets."""
     n = len(item.responses)
-    draws = [judgment.samples] if k >= len(judgment.samples) else [rng.sample(judgment.samples, k) for _ in range(subsets)]
+    draws = (
+        [judgment.samples] if k >= len(judgment.samples) else [rng.sample(judgment.samples, k) for _ in range(subsets)]
+    )
     hits = [rule(vote(item.id, n, keep_top(ss, [s.meta_score for s in ss], max(1, k // 2))), item) for ss in draws]
     return sum(hits) / len(hits)
 

@@ -22,7 +22,7 @@ META_PROMPT = PromptTemplate.load("meta")
 
 
 def meta_messages(item: Item, sample: Sample) -> list[dict[str, str]]:
-    return META_PROMPT.render(item, sample.order) + [{"role": "assistant", "content": sample.text}]
+    return [*META_PROMPT.render(item, sample.order), {"role": "assistant", "content": sample.text}]
 
 
 class MetaRM(ScalarRM):
@@ -33,5 +33,5 @@ class MetaRM(ScalarRM):
     def annotate(self, items: Sequence[Item], drawn: Sequence[list[Sample]]) -> list[list[Sample]]:
         """Each item's samples with their meta reward in `meta_score`, scored in one pass over all
         valid samples; failed samples have no judgment to score and keep None."""
-        rewards = iter(self.score([(it, s) for it, ss in zip(items, drawn) for s in ss if s.ok]))
+        rewards = iter(self.score([(it, s) for it, ss in zip(items, drawn, strict=True) for s in ss if s.ok]))
         return [[s.model_copy(update={"meta_score": next(rewards)}) if s.ok else s for s in ss] for ss in drawn]

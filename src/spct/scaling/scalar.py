@@ -32,8 +32,12 @@ class ScalarRM:
         rewards: list[float] = []
         for start in range(0, len(texts), self.batch_size):
             batch = self.tokenizer(
-                texts[start : start + self.batch_size], padding=True, truncation=True,
-                max_length=self.max_length, return_tensors="pt", add_special_tokens=False,
+                texts[start : start + self.batch_size],
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+                add_special_tokens=False,
             ).to(self.model.device)
             rewards += self.model(**batch).logits[:, 0].float().tolist()
         return rewards

@@ -26,7 +26,13 @@ def keep_top(samples: list[Sample], meta_scores: Sequence[float | None], k_meta:
     k_meta valid samples all of them stay; equal meta rewards keep the earlier draw."""
     if k_meta < 1:
         raise ValueError(f"k_meta must be >= 1, got {k_meta}")
-    ranked = sorted((i for i, s in enumerate(samples) if s.ok), key=lambda i: -meta_scores[i])
+    valid: dict[int, float] = {}
+    for i, (s, m) in enumerate(zip(samples, meta_scores, strict=True)):
+        if s.ok and m is None:
+            raise ValueError(f"keep_top: sample {i} parsed but has no meta reward")
+        if s.ok and m is not None:
+            valid[i] = m
+    ranked = sorted(valid, key=lambda i: -valid[i])
     kept = set(ranked[:k_meta])
     return [
         s.model_copy(update={"meta_score": m, "in_vote": i in kept})
@@ -54,13 +60,11 @@ def _contrasts(valid: list[list[int]], score_range: tuple[int, int]) -> list[tup
             ([v[0] - (r - 0.5) for v in valid], lo - (r - 0.5), hi - (r - 0.5)),
             ([(r + 0.5) - v[0] for v in valid], (r + 0.5) - hi, (r + 0.5) - lo),
         ]
-    totals = [sum(col) for col in zip(*valid)]
+    totals = [sum(col) for col in zip(*valid, strict=True)]
     leader = max(range(len(totals)), key=totals.__getitem__)
     if totals.count(totals[leader]) > 1:
         return None
-    return [
-        ([v[leader] - v[r] for v in valid], lo - hi, hi - lo) for r in range(len(totals)) if r != leader
-    ]
+    return [([v[leader] - v[r] for v in valid], lo - hi, hi - lo) for r in range(len(totals)) if r != leader]
 
 
 def decided(samples: list[Sample], remaining: int, score_range: tuple[int, int], confidence: float = 1.0) -> bool:
@@ -75,7 +79,7 @@ def decided(samples: list[Sample], remaining: int, score_range: tuple[int, int],
     """
     if remaining <= 0:
         return True
-    valid = [s.scores for s in samples if s.ok]
+    valid = [s.scores for s in samples if s.scores is not None]
     contrasts = _contrasts(valid, score_range)
     if contrasts is None:
         return False

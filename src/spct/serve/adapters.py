@@ -45,8 +45,14 @@ class GRMReward:
     __name__ = "grm"  # TRL logs rewards under this name
 
     def __init__(
-        self, grm: GRM | None = None, *, url: str | None = None, token: str | None = None, samples: int = 1,
-        strategy: str | None = None, timeout: float = 600.0,
+        self,
+        grm: GRM | None = None,
+        *,
+        url: str | None = None,
+        token: str | None = None,
+        samples: int = 1,
+        strategy: str | None = None,
+        timeout: float = 600.0,
     ):
         """`url` of a running `spct serve`, or `grm` in process (default: the embedded GRM)."""
         self.url = url
@@ -59,7 +65,7 @@ class GRMReward:
     async def __call__(self, prompts: list, completions: list, **_: object) -> list[float]:
         """One float per completion; consecutive completions of the same prompt form one item."""
         items = []
-        for i, (_, group) in enumerate(groupby(zip(prompts, completions), key=lambda pc: _key(pc[0]))):
+        for i, (_, group) in enumerate(groupby(zip(prompts, completions, strict=True), key=lambda pc: _key(pc[0]))):
             group = list(group)
             items.append(Item(id=str(i), query=group[0][0], responses=[_text(c) for _, c in group]))
         rewards = await (self._remote(items) if self.url else self._local(items))
@@ -67,20 +73,24 @@ class GRMReward:
 
     async def _local(self, items: list[Item]) -> list[list[float]]:
         judgments: list[Judgment] = await asyncio.to_thread(self.grm.score_batch, items, self.samples, self.strategy)
-        return [normalised_rewards(j, self.grm.template_for(it).score_range) for j, it in zip(judgments, items)]
+        return [
+            normalised_rewards(j, self.grm.template_for(it).score_range) for j, it in zip(judgments, items, strict=True)
+        ]
 
     async def _remote(self, items: list[Item]) -> list[list[float]]:
         body = {
             "items": [it.model_dump(mode="json", include={"id", "query", "responses"}) for it in items],
-            "samples": self.samples, "strategy": self.strategy,
+            "samples": self.samples,
+            "strategy": self.strategy,
         }
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             response = await client.post(f"{self.url.rstrip('/')}/v1/score", json=body, headers=self.headers)
             response.raise_for_status()
         return [
-            normalised_rewards(Judgment.model_validate({**r, "n_responses": len(it.responses), "samples": []}),
-                               tuple(r["score_range"]))
-            for it, r in zip(items, response.json()["results"])
+            normalised_rewards(
+                Judgment.model_validate({**r, "n_responses": len(it.responses), "samples": []}), tuple(r["score_range"])
+            )
+            for it, r in zip(items, response.json()["results"], strict=True)
         ]
 
 

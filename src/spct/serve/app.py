@@ -36,7 +36,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 
-from spct.backends.base import CANCEL
+from spct.backends.base import CANCEL, CountsTokens
 from spct.core.items import Item, Judgment, Message
 from spct.core.vote import normalised_rewards
 from spct.grm import GRM
@@ -219,11 +219,13 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.requests = Counter("spct_requests", "HTTP requests", ["path", "status"], registry=self.registry)
         self.items = Counter("spct_items_judged", "items judged", registry=self.registry)
-        self.failed_samples = Counter("spct_failed_samples", "sampled judgments that did not parse",
-                                      registry=self.registry)
+        self.failed_samples = Counter(
+            "spct_failed_samples", "sampled judgments that did not parse", registry=self.registry
+        )
         self.latency = Histogram("spct_request_seconds", "request latency", ["path"], registry=self.registry)
-        self.batch_items = Histogram("spct_batch_items", "items per model call", registry=self.registry,
-                                     buckets=(1, 2, 4, 8, 16, 32, 64, 128))
+        self.batch_items = Histogram(
+            "spct_batch_items", "items per model call", registry=self.registry, buckets=(1, 2, 4, 8, 16, 32, 64, 128)
+        )
 
 
 def _sample_out(s) -> SampleOut:
@@ -246,15 +248,26 @@ def split_query(query: str, prompt: str | None, marker: str | None) -> tuple[str
 
 
 def create_app(
-    grm: GRM, *, token: str | None = None, limits: Limits = Limits(), samples: int = 1,
-    response_marker: str | None = None, max_wait: float = 0.01,
+    grm: GRM,
+    *,
+    token: str | None = None,
+    limits: Limits = Limits(),
+    samples: int = 1,
+    response_marker: str | None = None,
+    max_wait: float = 0.01,
 ) -> FastAPI:
     """The app around one GRM. `samples` is the k of /get_reward; `token` protects every endpoint
     but /health."""
     # no /docs, /redoc or /openapi.json: they would answer without the token, and the schema
     # pages load scripts from public CDNs
-    app = FastAPI(title="spct reward server", version="0.1.0", description=__doc__.split("\n\n")[0],
-                  docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="spct reward server",
+        version="0.1.0",
+        description=__doc__.split("\n\n")[0],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     metrics = Metrics()
     batcher = Batcher(grm, metrics, max_wait=max_wait)
     local = Path(grm.backend.model_id)
@@ -264,8 +277,9 @@ def create_app(
     def authorised(credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         # bytes: compare_digest refuses non-ASCII str (a stray token was a 500); the header's
         # raw bytes (ASGI decodes them as Latin-1) against the token's UTF-8
-        if token is not None and (credentials is None or not secrets.compare_digest(
-                credentials.credentials.encode("latin-1"), token.encode())):
+        if token is not None and (
+            credentials is None or not secrets.compare_digest(credentials.credentials.encode("latin-1"), token.encode())
+        ):
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)  # added first: inside `observe`, which logs its 413s
@@ -283,16 +297,26 @@ def create_app(
         route = request.url.path if request.url.path in ROUTES else "other"  # labels from a fixed set
         metrics.requests.labels(route, str(response.status_code)).inc()
         metrics.latency.labels(route).observe(seconds)
-        log.info(json.dumps({"path": request.url.path, "method": request.method, "status": response.status_code,
-                             "ms": round(1000 * seconds, 1), "client": request.client.host if request.client else None}))
+        log.info(
+            json.dumps(
+                {
+                    "path": request.url.path,
+                    "method": request.method,
+                    "status": response.status_code,
+                    "ms": round(1000 * seconds, 1),
+                    "client": request.client.host if request.client else None,
+                }
+            )
+        )
         return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         """422 naming each field, without echoing the input back (it may hold NaN or a surrogate,
         which JSON cannot carry, and it is the caller's own text anyway)."""
-        return JSONResponse({"detail": [{"loc": list(e["loc"]), "msg": e["msg"]} for e in error.errors()]},
-                            status_code=422)
+        return JSONResponse(
+            {"detail": [{"loc": list(e["loc"]), "msg": e["msg"]} for e in error.errors()]}, status_code=422
+        )
 
     async def judged(items: list[Item], k: int, strategy: str | None) -> list[Judgment]:
         try:
@@ -309,13 +333,16 @@ def create_app(
         """413 naming the first item whose prompt and judgment would not fit the model's context:
         measured in tokens before anything is queued (where the backend can count them)."""
         backend = grm.backend
-        if not hasattr(backend, "prompt_tokens"):
+        if not isinstance(backend, CountsTokens):
             return
         room = backend.context_length - grm.max_new_tokens
         for i, n in enumerate(grm.prompt_lengths(items)):
             if n > room:
-                raise HTTPException(413, f"items.{i}: its prompt is {n} tokens; the model's context leaves {room} "
-                                         f"({backend.context_length} less {grm.max_new_tokens} for the judgment)")
+                raise HTTPException(
+                    413,
+                    f"items.{i}: its prompt is {n} tokens; the model's context leaves {room} "
+                    f"({backend.context_length} less {grm.max_new_tokens} for the judgment)",
+                )
 
     def check(what: str, value: int, most: int) -> None:
         if value > most:
@@ -339,12 +366,17 @@ def create_app(
             raise HTTPException(422, str(e)) from None
         fit(items)
         judgments = await judged(items, request.samples, request.strategy)
-        return ScoreResponse(model=model_name, results=[
-            ScoreOut(**j.model_dump(include={"id", "rewards", "best", "ties", "n_valid", "n_failed"}),
-                     score_range=grm.template_for(it).score_range,
-                     samples=[_sample_out(s) for s in j.samples] if request.details else None)
-            for j, it in zip(judgments, items)
-        ])
+        return ScoreResponse(
+            model=model_name,
+            results=[
+                ScoreOut(
+                    **j.model_dump(include={"id", "rewards", "best", "ties", "n_valid", "n_failed"}),
+                    score_range=grm.template_for(it).score_range,
+                    samples=[_sample_out(s) for s in j.samples] if request.details else None,
+                )
+                for j, it in zip(judgments, items, strict=True)
+            ],
+        )
 
     @app.post("/get_reward", response_model=RewardResponse, dependencies=[Depends(authorised)])
     async def get_reward(request: RewardRequest) -> RewardResponse:
@@ -360,10 +392,16 @@ def create_app(
             items.append(Item(id=str(i), query=prompt, responses=[response]))
         fit(items)
         judgments = await judged(items, samples, None)
-        rewards = [normalised_rewards(j, grm.template_for(it).score_range)[0] for j, it in zip(judgments, items)]
-        return RewardResponse(rewards=rewards, scores=rewards, extra_logs={
-            "valid_samples": [float(j.n_valid) for j in judgments],
-        })
+        rewards = [
+            normalised_rewards(j, grm.template_for(it).score_range)[0] for j, it in zip(judgments, items, strict=True)
+        ]
+        return RewardResponse(
+            rewards=rewards,
+            scores=rewards,
+            extra_logs={
+                "valid_samples": [float(j.n_valid) for j in judgments],
+            },
+        )
 
     @app.get("/health")
     async def health() -> dict:
@@ -381,4 +419,3 @@ def serve(grm: GRM, host: str, port: int, **options) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     uvicorn.run(create_app(grm, **options), host=host, port=port, log_level="warning")
-

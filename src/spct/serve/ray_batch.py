@@ -38,8 +38,15 @@ class Worker:
 
 
 def score_on_ray(
-    items: Iterable[Item], output: Path, *, grm_kwargs: dict, samples: int, options: dict, workers: int,
-    batch_size: int, append: bool,
+    items: Iterable[Item],
+    output: Path,
+    *,
+    grm_kwargs: dict,
+    samples: int,
+    options: dict,
+    workers: int,
+    batch_size: int,
+    append: bool,
 ) -> int:
     """Judge `items` on the Ray cluster this process is connected to (a local one is started if
     none is); returns how many were judged."""
@@ -51,8 +58,11 @@ def score_on_ray(
     if not rows:
         return 0
     judged = ray.data.from_items(rows).map_batches(
-        Worker, fn_constructor_kwargs={"grm_kwargs": grm_kwargs, "samples": samples, "options": options},
-        batch_size=batch_size, concurrency=workers, batch_format="numpy",
+        Worker,
+        fn_constructor_kwargs={"grm_kwargs": grm_kwargs, "samples": samples, "options": options},
+        batch_size=batch_size,
+        concurrency=workers,
+        batch_format="numpy",
     )
     if output.suffix == ".parquet":  # Ray writes a folder of Parquet files
         judged.write_parquet(str(output))

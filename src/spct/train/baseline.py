@@ -32,7 +32,7 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict
 from importlib import resources
-from itertools import permutations
+from itertools import pairwise, permutations
 from pathlib import Path
 
 from spct.core.items import Item
@@ -62,14 +62,13 @@ def critiqued_by(grm: str, items: list[Item]) -> View:
     critiques written up front in one batched greedy pass."""
     from spct.grm import GRM
 
-    alone = [
-        Item(id=f"{it.id}#{i}", query=it.query, responses=[r]) for it in items for i, r in enumerate(it.responses)
-    ]
+    alone = [Item(id=f"{it.id}#{i}", query=it.query, responses=[r]) for it in items for i, r in enumerate(it.responses)]
     drawn = GRM(grm).draw(alone, 0, 1, temperature=0.0)
-    critique = {one.id: _SCORE_LINE.sub("", ss[0].text).strip() for one, ss in zip(alone, drawn)}
+    critique = {one.id: _SCORE_LINE.sub("", ss[0].text).strip() for one, ss in zip(alone, drawn, strict=True)}
 
     def view(item: Item, response: int) -> Messages:
-        return answered(item, response) + [
+        return [
+            *answered(item, response),
             {"role": "user", "content": "Critique the response."},
             {"role": "assistant", "content": critique[f"{item.id}#{response}"]},
         ]
@@ -97,12 +96,23 @@ def run(cfg: BaselineConfig) -> Path:
         return _train_judge(cfg, {it.id: it for it in ranked}, out, card)
     if cfg.kind == "pair":
         examples = [
-            ex for it in ranked for j in _others(it)
+            ex
+            for it in ranked
+            for j in _others(it)
             for ex in ((shown_pair(it, it.best, j), 1), (shown_pair(it, j, it.best), 0))
         ]
         return train_bce_head(
-            cfg.base, examples, out, epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
-            max_length=cfg.max_length, save_steps=cfg.save_steps, seed=cfg.seed, card=card, card_name="baseline.json",
+            cfg.base,
+            examples,
+            out,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            learning_rate=cfg.learning_rate,
+            max_length=cfg.max_length,
+            save_steps=cfg.save_steps,
+            seed=cfg.seed,
+            card=card,
+            card_name="baseline.json",
         )
     view = answered if cfg.kind == "bt" else critiqued_by(cfg.base, items)
     pairs = [{"chosen": view(it, it.best), "rejected": view(it, j)} for it in ranked for j in _others(it)]
@@ -112,9 +122,12 @@ def run(cfg: BaselineConfig) -> Path:
     if single := [it for it in items if it.rating is not None]:
         logits = ScalarRM(str(final)).score_chats([view(it, 0) for it in single])
         path = final / "baseline.json"
-        path.write_text(json.dumps(
-            {**json.loads(path.read_text()), "threshold": fit_threshold(logits, [it.rating for it in single])}, indent=1
-        ))
+        path.write_text(
+            json.dumps(
+                {**json.loads(path.read_text()), "threshold": fit_threshold(logits, [it.rating for it in single])},
+                indent=1,
+            )
+        )
     return final
 
 
@@ -134,11 +147,24 @@ def _train_bt(cfg: BaselineConfig, pairs: list[dict[str, Messages]], out: Path, 
     )
     model.config.pad_token_id = tokenizer.pad_token_id
     args = RewardConfig(
-        output_dir=str(out / "checkpoints"), num_train_epochs=cfg.epochs, per_device_train_batch_size=cfg.batch_size,
-        learning_rate=cfg.learning_rate, lr_scheduler_type="cosine", warmup_steps=0.03, weight_decay=0.01,
-        max_length=cfg.max_length, save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=1,
-        logging_steps=25, logging_first_step=True, seed=cfg.seed, use_cpu=not cuda, bf16=cuda,
-        activation_checkpointing=False, report_to="none",
+        output_dir=str(out / "checkpoints"),
+        num_train_epochs=cfg.epochs,
+        per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.03,
+        weight_decay=0.01,
+        max_length=cfg.max_length,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=1,
+        logging_steps=25,
+        logging_first_step=True,
+        seed=cfg.seed,
+        use_cpu=not cuda,
+        bf16=cuda,
+        activation_checkpointing=False,
+        report_to="none",
     )
     trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(pairs), processing_class=tokenizer)
     trainer.train(resume_from_checkpoint=resume_point(out / "checkpoints"))
@@ -174,15 +200,25 @@ def _train_judge(cfg: BaselineConfig, ranked: dict[str, Item], out: Path, card: 
         for t in record["trajectories"]:
             if t["accepted"]:
                 answer = naming_the_best(item, t["order"], t["text"])
-                examples.append({"messages": JUDGE.render(item, t["order"]) + [{"role": "assistant", "content": answer}]})
+                examples.append(
+                    {"messages": [*JUDGE.render(item, t["order"]), {"role": "assistant", "content": answer}]}
+                )
     if not examples:
         raise ValueError(f"{cfg.trajectories}: no accepted trajectory of an item with two or more responses")
     cuda = torch.cuda.is_available()
     tokenizer = AutoTokenizer.from_pretrained(cfg.base)
     model = AutoModelForCausalLM.from_pretrained(cfg.base, dtype="auto" if cuda else torch.float32)
     trainer = sft(
-        model, tokenizer, examples, workdir=out / "checkpoints", epochs=cfg.epochs, batch_size=cfg.batch_size,
-        learning_rate=cfg.learning_rate, seed=cfg.seed, max_length=cfg.max_length, save_steps=cfg.save_steps,
+        model,
+        tokenizer,
+        examples,
+        workdir=out / "checkpoints",
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        seed=cfg.seed,
+        max_length=cfg.max_length,
+        save_steps=cfg.save_steps,
     )
     return _save(trainer, tokenizer, out, {**card, "examples": len(examples)})
 
@@ -198,7 +234,7 @@ def _judge_rewards(model: str, items: list[Item], seed: int = 0) -> list[list[fl
         [JUDGE.render(it, orders[it.id]) for it in ranked], Sampling(n=1, temperature=0.0, max_new_tokens=256)
     )
     picks = {}
-    for it, (c,) in zip(ranked, completions):
+    for it, (c,) in zip(ranked, completions, strict=True):
         parsed = parse_judgment(c.text, 1, score_range=(1, len(it.responses)), finish_reason=c.finish_reason)
         reward = [0.0] * len(it.responses)
         if parsed.scores is not None:
@@ -211,8 +247,8 @@ def fit_threshold(logits: list[float], ratings: list[int]) -> float:
     """The cut between rating 0 and 1 that classifies the most training responses right (the
     midpoint between neighbouring logits, so it never sits on a training value)."""
     values = sorted(set(logits))
-    cuts = [values[0] - 1.0] + [(a + b) / 2 for a, b in zip(values, values[1:])] + [values[-1] + 1.0]
-    return max(cuts, key=lambda c: sum((x > c) == bool(r) for x, r in zip(logits, ratings)))
+    cuts = [values[0] - 1.0] + [(a + b) / 2 for a, b in pairwise(values)] + [values[-1] + 1.0]
+    return max(cuts, key=lambda c: sum((x > c) == bool(r) for x, r in zip(logits, ratings, strict=True)))
 
 
 def rewards(model: str, items: list[Item]) -> list[list[float] | None]:

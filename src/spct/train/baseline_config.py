@@ -10,13 +10,15 @@ class BaselineConfig:
     """A scalar baseline of the paper's comparison (SPEC.md 6), trained on the same labelled items
     as SPCT: `bt`, a Bradley-Terry RM rating one response (DeepSeek-BTRM), `pair`, a pairwise RM
     rating which of two responses is better (DeepSeek-PairRM), or `judge`, LLM-as-a-judge naming
-    the best response's index, or `cloud`, critique-then-value (CLoud). Defaults fit the miniature on 2 CPU cores and match
-    `spct train rft`'s items (same seed, same count)."""
+    the best response's index, or `cloud`, critique-then-value (CLoud). Defaults fit the miniature
+    on 2 CPU cores and match `spct train rft`'s items (same seed, same count)."""
 
     kind: str = field(
         default="bt",
-        metadata={"help": "bt (Bradley-Terry, one response), pair (two responses), judge (best index) "
-                  "or cloud (the GRM's critique, then a Bradley-Terry value)"},
+        metadata={
+            "help": "bt (Bradley-Terry, one response), pair (two responses), judge (best index) "
+            "or cloud (the GRM's critique, then a Bradley-Terry value)"
+        },
     )
     base: str = field(default=DEFAULT_MODEL, metadata={"help": "backbone under the scalar head (its tokenizer too)"})
     data: str = field(default="miniature", metadata={"help": "'miniature' (world train split) or a labelled JSONL"})

@@ -76,7 +76,7 @@ def rule_judgment(item: Item, order: list[int], rng: random.Random) -> str:
             scores.append(rng.randint(7, 10))
         else:
             where = _departure(response, right)
-            slip = f"; it goes wrong at \"{_clip(where)}\"" if where else ""
+            slip = f'; it goes wrong at "{_clip(where)}"' if where else ""
             lines.append(f"Response {p} {_answer(source, response)}{slip}: wrong.")
             scores.append(rng.randint(1, 5))
     lines.append(f"Response {order.index(item.best) + 1} is the best.")
@@ -95,7 +95,7 @@ def examples(items: list[Item], templates: Templates, seed: int) -> list[dict]:
     for item in items:
         order = sample_orders(len(item.responses), 1, seed, item.id)[0]
         prompt = templates(item).render(item, order)
-        out.append({"messages": prompt + [{"role": "assistant", "content": judge_by_rule(item, order, rng)}]})
+        out.append({"messages": [*prompt, {"role": "assistant", "content": judge_by_rule(item, order, rng)}]})
     return out
 
 
@@ -121,12 +121,26 @@ def run(cfg: ColdStartConfig) -> Path:
     items = choose(read_split(cfg.data, "train"), cfg)
     data = examples(items, templates, cfg.seed)
     trainer, tokenizer, bf16 = fine_tune(
-        cfg.model, data, lora_r=cfg.lora_r, bf16=cfg.bf16, workdir=out / "checkpoints", epochs=cfg.epochs,
-        batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        learning_rate=cfg.learning_rate, seed=cfg.seed, max_length=cfg.max_length, save_steps=cfg.save_steps,
+        cfg.model,
+        data,
+        lora_r=cfg.lora_r,
+        bf16=cfg.bf16,
+        workdir=out / "checkpoints",
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate,
+        seed=cfg.seed,
+        max_length=cfg.max_length,
+        save_steps=cfg.save_steps,
     )
     sources = sorted({it.meta["source"] for it in items})
-    card = {"config": asdict(cfg), "bf16": bf16, "examples": len(data), "device": device_name(),
-            "seconds": round(time.monotonic() - start),
-            "examples per source": {s: sum(it.meta["source"] == s for it in items) for s in sources}}
+    card = {
+        "config": asdict(cfg),
+        "bf16": bf16,
+        "examples": len(data),
+        "device": device_name(),
+        "seconds": round(time.monotonic() - start),
+        "examples per source": {s: sum(it.meta["source"] == s for it in items) for s in sources},
+    }
     return save_stage(trainer, tokenizer, cfg.model, out / "model", COMPACT_TEMPLATES, "cold_start.json", card)

@@ -109,7 +109,10 @@ def run(cfg: GRPOConfig) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(cfg.model, padding_side="left")
     model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype="auto" if cuda else torch.float32)
     trainer = GRPOTrainer(
-        model=model, reward_funcs=[reward], args=args, processing_class=tokenizer,
+        model=model,
+        reward_funcs=[reward],
+        args=args,
+        processing_class=tokenizer,
         train_dataset=Dataset.from_list(prompts(items, templates, cfg.seed)),
     )
     trainer.train(resume_from_checkpoint=resume_point(out / "checkpoints"))
@@ -119,7 +122,11 @@ def run(cfg: GRPOConfig) -> Path:
         tokenizer.save_pretrained(final)
         if (Path(cfg.model) / "spct.json").is_file():
             shutil.copy(Path(cfg.model) / "spct.json", final / "spct.json")
-        card = {"config": asdict(cfg), "items": len(items), "parse failures (this process)": reward.failures,
-                "log": trainer.state.log_history}
+        card = {
+            "config": asdict(cfg),
+            "items": len(items),
+            "parse failures (this process)": reward.failures,
+            "log": trainer.state.log_history,
+        }
         (final / "grpo.json").write_text(json.dumps(card, indent=1))
     return final

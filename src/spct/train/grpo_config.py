@@ -15,8 +15,10 @@ class GRPOConfig:
     seed: int = field(default=3, metadata={"help": "item draw, orders, sampling and training"})
     easy_from: str | None = field(
         default=None,
-        metadata={"help": "an RFT trajectories.jsonl: drop items all of whose unhinted trajectories were correct "
-                  "(zero advantage, SPEC.md 4)"},
+        metadata={
+            "help": "an RFT trajectories.jsonl: drop items all of whose unhinted trajectories were correct "
+            "(zero advantage, SPEC.md 4)"
+        },
     )
     num_generations: int = field(default=4, metadata={"help": "group size G (paper: 4)"})
     beta: float = field(default=0.08, metadata={"help": "KL coefficient (paper: 0.08 for 27B, 0.002 for 16B)"})

@@ -43,32 +43,61 @@ def train_bce_head(
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     rows = [
-        {**tokenizer(tokenizer.apply_chat_template(chat, tokenize=False), add_special_tokens=False,
-                     truncation=True, max_length=max_length), "labels": [float(label)]}
+        {
+            **tokenizer(
+                tokenizer.apply_chat_template(chat, tokenize=False),
+                add_special_tokens=False,
+                truncation=True,
+                max_length=max_length,
+            ),
+            "labels": [float(label)],
+        }
         for chat, label in examples
     ]
     cuda = torch.cuda.is_available()
     # transformers' multi-label problem type is exactly BCE-with-logits for one label
     model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=1, problem_type="multi_label_classification", dtype="auto" if cuda else torch.float32,
+        base,
+        num_labels=1,
+        problem_type="multi_label_classification",
+        dtype="auto" if cuda else torch.float32,
     )
     model.config.pad_token_id = tokenizer.pad_token_id
     args = TrainingArguments(
-        output_dir=str(out / "checkpoints"), num_train_epochs=epochs, per_device_train_batch_size=batch_size,
-        learning_rate=learning_rate, lr_scheduler_type="cosine", warmup_steps=0.03, weight_decay=0.01,
-        save_strategy="steps", save_steps=save_steps, save_total_limit=1, logging_steps=25, logging_first_step=True, seed=seed,
-        use_cpu=not cuda, bf16=cuda, report_to="none",
+        output_dir=str(out / "checkpoints"),
+        num_train_epochs=epochs,
+        per_device_train_batch_size=batch_size,
+        learning_rate=learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.03,
+        weight_decay=0.01,
+        save_strategy="steps",
+        save_steps=save_steps,
+        save_total_limit=1,
+        logging_steps=25,
+        logging_first_step=True,
+        seed=seed,
+        use_cpu=not cuda,
+        bf16=cuda,
+        report_to="none",
     )
     trainer = Trainer(
-        model=model, args=args, train_dataset=Dataset.from_list(rows),
-        data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        data_collator=DataCollatorWithPadding(tokenizer),
+        processing_class=tokenizer,
     )
     trainer.train(resume_from_checkpoint=resume_point(out / "checkpoints"))
     final = out / "model"
     trainer.save_model(str(final))  # the main process writes, whatever the distribution
     if trainer.accelerator.is_main_process:
         tokenizer.save_pretrained(final)
-        card = {**card, "examples": len(examples), "positive": sum(label for _, label in examples),
-                "log": [r for r in trainer.state.log_history if "loss" in r]}
+        card = {
+            **card,
+            "examples": len(examples),
+            "positive": sum(label for _, label in examples),
+            "log": [r for r in trainer.state.log_history if "loss" in r],
+        }
         (final / card_name).write_text(json.dumps(card, indent=1))
     return final

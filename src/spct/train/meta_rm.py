@@ -41,7 +41,7 @@ def labelled_judgments(cfg: MetaRMConfig, items: dict[str, Item]) -> list[tuple[
         ordered = list(items.values())
         for start in range(0, len(ordered), 16):
             batch = ordered[start : start + 16]
-            for item, samples in zip(batch, grm.draw(batch, 0, cfg.n_samples, 0.5)):
+            for item, samples in zip(batch, grm.draw(batch, 0, cfg.n_samples, 0.5), strict=True):
                 pairs += [(item, s, int(is_correct(s.scores, item))) for s in samples]
     return pairs
 
@@ -50,7 +50,15 @@ def run(cfg: MetaRMConfig) -> Path:
     items = {it.id: it for it in training_items(cfg.data, cfg.items, cfg.seed)}
     examples = [(meta_messages(it, s), label) for it, s, label in labelled_judgments(cfg, items)]
     return train_bce_head(
-        cfg.base, examples, Path(cfg.out), epochs=cfg.epochs, batch_size=cfg.batch_size,
-        learning_rate=cfg.learning_rate, max_length=cfg.max_length, save_steps=cfg.save_steps, seed=cfg.seed,
-        card={"config": asdict(cfg)}, card_name="meta_rm.json",
+        cfg.base,
+        examples,
+        Path(cfg.out),
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        max_length=cfg.max_length,
+        save_steps=cfg.save_steps,
+        seed=cfg.seed,
+        card={"config": asdict(cfg)},
+        card_name="meta_rm.json",
     )

@@ -13,7 +13,9 @@ class MetaRMConfig:
     trajectories: str = field(
         default="runs/rft/trajectories.jsonl", metadata={"help": "RFT trajectories; the unhinted ones are used"}
     )
-    data: str = field(default="miniature", metadata={"help": "the items those trajectories judged: 'miniature' or a JSONL"})
+    data: str = field(
+        default="miniature", metadata={"help": "the items those trajectories judged: 'miniature' or a JSONL"}
+    )
     items: int = field(default=2000, metadata={"help": "as many items as the RFT run drew"})
     seed: int = field(default=2, metadata={"help": "the RFT run's seed (same items); also seeds training"})
     base: str = field(default=DEFAULT_MODEL, metadata={"help": "backbone under the scalar head (its tokenizer too)"})

@@ -8,9 +8,10 @@ four families, and verifiable items from GSM8K, MATH-500 and MBPP: a right solut
 verified-wrong variant (as `spct reasoning` synthesises them), or one of the two alone with its
 0/1 rating. Every item goes to train, validation or test by a hash of its query text
 (`query_split`), so no query is in two splits; `spct reasoning` judges only problems outside
-train (`eval.benchmarks.training_split`). Held out, never read here: RewardBench's offline sections (LLMBar, HumanEvalPack) and
-ReaLMistake; the build fails if one of their queries reached a split. An item whose prompt is
-over `max_prompt_tokens` in the model's chat template is left out and counted, never cut.
+train (`eval.benchmarks.training_split`). Held out, never read here: RewardBench's offline
+sections (LLMBar, HumanEvalPack) and ReaLMistake; the build fails if one of their queries
+reached a split. An item whose prompt is over `max_prompt_tokens` in the model's chat template is
+left out and counted, never cut.
 
 Out: `<out>/{train,validation,test}.jsonl` (items) and `<out>/stats.json` (counts per source and
 split, and how many were left out as too long).
@@ -54,18 +55,22 @@ def load_mbpp(root: Path) -> list[Problem]:
     """MBPP's 974 problems, posed with the first test as its example call; the tests check a candidate."""
     path = root / "mbpp" / "mbpp.jsonl"
     out = []
-    for i, line in enumerate(path.read_text().splitlines()):
+    for line in path.read_text().splitlines():
         r = json.loads(line)
         tests = "\n".join([r.get("test_setup_code") or "", *r["test_list"]])
         query = f"{r['text']} Your code should pass this test:\n{r['test_list'][0]}"
-        out.append(Problem(f"mbpp-{r['task_id']}", query, r["code"].replace("\r\n", "\n").replace("\t", "    "),
-                           tests, "code", {}))
+        out.append(
+            Problem(
+                f"mbpp-{r['task_id']}", query, r["code"].replace("\r\n", "\n").replace("\t", "    "), tests, "code", {}
+            )
+        )
     return out
 
 
 def verifiable(problems: list[Problem], source: str, seed: int, limit: int | None = None) -> Iterator[Item]:
     """One item per problem (the first `limit`) that has a verified-wrong variant: a pair (right
     vs wrong) or a lone response. Wrong MATH answers are drawn from all the problems."""
+
     def one(problem: Problem) -> Item | None:
         rng = random.Random(f"{seed}-{problem.id}")
         wrong = wrong_variants(problem, problems, rng, most=1)
@@ -74,8 +79,13 @@ def verifiable(problems: list[Problem], source: str, seed: int, limit: int | Non
         right = problem.reference
         if rng.random() < P_SINGLE:
             good = rng.random() < 0.5
-            return Item(id=f"{problem.id}-single", query=problem.query, responses=[right if good else wrong[0]],
-                        rating=int(good), meta={"source": source, "subset": f"{source} single"})
+            return Item(
+                id=f"{problem.id}-single",
+                query=problem.query,
+                responses=[right if good else wrong[0]],
+                rating=int(good),
+                meta={"source": source, "subset": f"{source} single"},
+            )
         return pair(f"{problem.id}-pair", problem.query, right, wrong[0], source=source, subset=f"{source} pair")
 
     with ThreadPoolExecutor(4) as pool:  # MBPP's checks run the tests in subprocesses
@@ -102,9 +112,17 @@ def held_out_queries(root: Path) -> set[str]:
     return {query_text(it) for it in items}
 
 
-def build(root: str | Path, model: str, out: str | Path, *, templates: dict[str, str],
-          max_prompt_tokens: int = 1024, miniature_items: int = 4000, seed: int = 0,
-          limit: int | None = None) -> dict:
+def build(
+    root: str | Path,
+    model: str,
+    out: str | Path,
+    *,
+    templates: dict[str, str],
+    max_prompt_tokens: int = 1024,
+    miniature_items: int = 4000,
+    seed: int = 0,
+    limit: int | None = None,
+) -> dict:
     """Write the three splits and their statistics; returns the statistics. `limit`: the first
     items (problems) of each source only, for a quick look."""
     from transformers import AutoTokenizer
@@ -113,8 +131,10 @@ def build(root: str | Path, model: str, out: str | Path, *, templates: dict[str,
 
     root, out = Path(root), Path(out)
     tokenizer = AutoTokenizer.from_pretrained(resolve(model))
-    pair_template, single_template = PromptTemplate.load(templates["template"]), PromptTemplate.load(
-        templates.get("binary_template", templates["template"]))
+    pair_template, single_template = (
+        PromptTemplate.load(templates["template"]),
+        PromptTemplate.load(templates.get("binary_template", templates["template"])),
+    )
     held_out = held_out_queries(root)
     counts: Counter = Counter()
     too_long: Counter = Counter()
@@ -128,8 +148,11 @@ def build(root: str | Path, model: str, out: str | Path, *, templates: dict[str,
             split = item.meta.get("split") or query_split(item)
             template = single_template if len(item.responses) == 1 else pair_template
             prompt = template.render(item, list(range(len(item.responses))))
-            n_tokens = len(tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True,
-                                                         return_dict=True)["input_ids"])
+            n_tokens = len(
+                tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True, return_dict=True)[
+                    "input_ids"
+                ]
+            )
             key = f"{item.meta['source']} {split}"
             if n_tokens > max_prompt_tokens:
                 too_long[key] += 1
@@ -140,9 +163,15 @@ def build(root: str | Path, model: str, out: str | Path, *, templates: dict[str,
     finally:
         for f in files.values():
             f.close()
-    stats = {"model": model, "max_prompt_tokens": max_prompt_tokens, "templates": templates, "seed": seed,
-             "limit": limit,
-             "kept": dict(sorted(counts.items())), "too long (left out)": dict(sorted(too_long.items())),
-             "held-out queries checked": len(held_out)}
+    stats = {
+        "model": model,
+        "max_prompt_tokens": max_prompt_tokens,
+        "templates": templates,
+        "seed": seed,
+        "limit": limit,
+        "kept": dict(sorted(counts.items())),
+        "too long (left out)": dict(sorted(too_long.items())),
+        "held-out queries checked": len(held_out),
+    }
     (out / "stats.json").write_text(json.dumps(stats, indent=1))
     return stats

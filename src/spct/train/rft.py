@@ -43,7 +43,7 @@ def verdicts(item: Item, unhinted: list[Sample], hinted: list[Sample]) -> list[d
     correct = [is_correct(s.scores, item) for s in unhinted]
     too_easy = all(correct)
     out = []
-    for s, ok, hint in [(s, c, False) for s, c in zip(unhinted, correct)] + [
+    for s, ok, hint in [(s, c, False) for s, c in zip(unhinted, correct, strict=True)] + [
         (s, is_correct(s.scores, item), True) for s in hinted
     ]:
         if s.failure:
@@ -54,10 +54,17 @@ def verdicts(item: Item, unhinted: list[Sample], hinted: list[Sample]) -> list[d
             reason = "too easy: every unhinted trajectory correct"
         else:
             reason = "correct"
-        out.append({
-            "hinted": hint, "order": s.order, "text": s.text, "scores": s.scores, "correct": ok,
-            "accepted": reason == "correct", "reason": reason,
-        })
+        out.append(
+            {
+                "hinted": hint,
+                "order": s.order,
+                "text": s.text,
+                "scores": s.scores,
+                "correct": ok,
+                "accepted": reason == "correct",
+                "reason": reason,
+            }
+        )
     return out
 
 
@@ -75,12 +82,16 @@ def sample_trajectories(cfg: RFTConfig, grm: GRM, items: list[Item], path: Path)
             if cfg.hinted and need:
                 stop = cfg.n_samples + cfg.hint_samples
                 hinted = grm.draw([batch[i] for i in need], cfg.n_samples, stop, cfg.temperature, hint=True)
-                hints = dict(zip(need, hinted))
+                hints = dict(zip(need, hinted, strict=True))
             for i, item in enumerate(batch):
-                writer.write({
-                    "id": item.id, "family": item.meta.get("family", "all"), "n": len(item.responses),
-                    "trajectories": verdicts(item, drawn[i], hints.get(i, [])),
-                })
+                writer.write(
+                    {
+                        "id": item.id,
+                        "family": item.meta.get("family", "all"),
+                        "n": len(item.responses),
+                        "trajectories": verdicts(item, drawn[i], hints.get(i, [])),
+                    }
+                )
                 bar.advance(task)
 
 
@@ -114,7 +125,7 @@ def statistics(records: list[dict]) -> dict:
 def without_principles(text: str) -> str:
     """A judgment from its analysis on: what a GRM that generates no principles writes."""
     match = ANALYSIS.search(text)
-    return text[match.start():].lstrip() if match else text
+    return text[match.start() :].lstrip() if match else text
 
 
 def sft_data(grm: GRM, items: dict[str, Item], records: list[dict], principles: bool = True) -> list[dict]:
@@ -127,7 +138,7 @@ def sft_data(grm: GRM, items: dict[str, Item], records: list[dict], principles: 
             if t["accepted"]:
                 prompt = grm.template_for(item).render(item, t["order"], grm.principles)
                 text = t["text"] if principles else without_principles(t["text"])
-                examples.append({"messages": prompt + [{"role": "assistant", "content": text}]})
+                examples.append({"messages": [*prompt, {"role": "assistant", "content": text}]})
     return examples
 
 
@@ -155,12 +166,21 @@ def run(cfg: RFTConfig) -> Path:
     del grm  # the sampler's copy of the model
 
     trainer, tokenizer, _ = fine_tune(
-        cfg.model, examples, lora_r=cfg.lora_r, bf16=cfg.bf16, workdir=out / "checkpoints", epochs=cfg.epochs,
-        batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, seed=cfg.seed, save_steps=cfg.save_steps,
+        cfg.model,
+        examples,
+        lora_r=cfg.lora_r,
+        bf16=cfg.bf16,
+        workdir=out / "checkpoints",
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        seed=cfg.seed,
+        save_steps=cfg.save_steps,
         max_length=cfg.max_length,
     )
     if state.is_main_process:
         (out / "stats.json").write_text(json.dumps(stats, indent=1))
     card = {"config": asdict(cfg), "examples": len(examples), "stats": stats}
-    return save_stage(trainer, tokenizer, cfg.model, out / "model", model_templates(resolve(cfg.model)), "rft.json",
-                      card)
+    return save_stage(
+        trainer, tokenizer, cfg.model, out / "model", model_templates(resolve(cfg.model)), "rft.json", card
+    )

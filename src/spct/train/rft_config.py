@@ -10,8 +10,12 @@ class RFTConfig:
     """Rejective fine-tuning (SPEC.md 4). Defaults fit the miniature GRM on 2 CPU cores; the
     paper's values for a 27B model are in the help texts."""
 
-    model: str = field(default=DEFAULT_MODEL, metadata={"help": "the GRM that samples and is fine-tuned (path or hub name)"})
-    out: str = field(default="runs/rft", metadata={"help": "run directory: trajectories, statistics, checkpoints, model"})
+    model: str = field(
+        default=DEFAULT_MODEL, metadata={"help": "the GRM that samples and is fine-tuned (path or hub name)"}
+    )
+    out: str = field(
+        default="runs/rft", metadata={"help": "run directory: trajectories, statistics, checkpoints, model"}
+    )
     data: str = field(default="miniature", metadata={"help": "'miniature' (world train split) or a labelled JSONL"})
     items: int = field(default=2000, metadata={"help": "training items to sample on"})
     seed: int = field(default=2, metadata={"help": "item draw, response orders, sampling and training"})
@@ -23,8 +27,10 @@ class RFTConfig:
     )
     principles: bool = field(
         default=True,
-        metadata={"help": "fine-tune on the generated principles too (off: the paper's ablation without principle "
-                  "generation; the kept judgments are trained from their analysis on)"},
+        metadata={
+            "help": "fine-tune on the generated principles too (off: the paper's ablation without principle "
+            "generation; the kept judgments are trained from their analysis on)"
+        },
     )
     hint_samples: int = field(default=1, metadata={"help": "hinted trajectories per such item (paper: 1)"})
     max_new_tokens: int = field(default=256, metadata={"help": "longest trajectory"})
@@ -34,7 +40,9 @@ class RFTConfig:
     learning_rate: float = field(default=2e-4, metadata={"help": "peak learning rate (paper, 27B: 5e-6)"})
     lora_r: int = field(
         default=0,
-        metadata={"help": "LoRA rank for a full checkpoint (0: full fine-tuning); an adapter folder trains its adapter"},
+        metadata={
+            "help": "LoRA rank for a full checkpoint (0: full fine-tuning); an adapter folder trains its adapter"
+        },
     )
     bf16: bool | None = field(
         default=None,

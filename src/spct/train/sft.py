@@ -53,8 +53,11 @@ def sft(
         use_cpu=not torch.cuda.is_available(),
         activation_checkpointing=False,
         report_to="none",
-        **({"save_strategy": "steps", "save_steps": save_steps, "save_total_limit": 1} if save_steps else
-           {"save_strategy": "no"}),
+        **(
+            {"save_strategy": "steps", "save_steps": save_steps, "save_total_limit": 1}
+            if save_steps
+            else {"save_strategy": "no"}
+        ),
         logging_steps=10,
         logging_first_step=True,
         seed=seed,
@@ -63,7 +66,12 @@ def sft(
         train_sampling_strategy="group_by_length",  # less padding: trainer steps were 1.5x a raw forward-backward
     )
     rows = [{"prompt": ex["messages"][:-1], "completion": ex["messages"][-1:]} for ex in examples]
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                         peft_config=peft_config)
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
     trainer.train(resume_from_checkpoint=resume_point(workdir) if save_steps is not None else None)
     return trainer

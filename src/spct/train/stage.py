@@ -21,8 +21,13 @@ def load_trainable(model: str, *, lora_r: int, bf16: bool):
     lm, tokenizer = load_causal_lm(model, torch.bfloat16 if bf16 else torch.float32, trainable=True)
     if adapter_base(resolve(model)) is not None or not lora_r:
         return lm, tokenizer, None
-    return lm, tokenizer, LoraConfig(r=lora_r, lora_alpha=2 * lora_r, lora_dropout=0.0, target_modules="all-linear",
-                                     task_type="CAUSAL_LM")
+    return (
+        lm,
+        tokenizer,
+        LoraConfig(
+            r=lora_r, lora_alpha=2 * lora_r, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM"
+        ),
+    )
 
 
 def fine_tune(start: str, examples: list[dict], *, lora_r: int, bf16: bool | None, **sft_args):
@@ -34,8 +39,15 @@ def fine_tune(start: str, examples: list[dict], *, lora_r: int, bf16: bool | Non
 
     bf16 = bf16_is_fast() if bf16 is None else bf16
     model, tokenizer, peft_config = load_trainable(start, lora_r=lora_r, bf16=bf16)
-    trainer = sft(model, tokenizer, examples, bf16=bf16, pad_to_multiple_of=128 if bf16 else None,
-                  peft_config=peft_config, **sft_args)
+    trainer = sft(
+        model,
+        tokenizer,
+        examples,
+        bf16=bf16,
+        pad_to_multiple_of=128 if bf16 else None,
+        peft_config=peft_config,
+        **sft_args,
+    )
     return trainer, tokenizer, bf16
 
 

@@ -4,6 +4,7 @@ subset its metric groups by. `root` is the folder holding the files (here ../sha
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -34,8 +35,13 @@ def pair(id: str, query: str | list[Message], chosen: str, rejected: str, **meta
     """A pair with the chosen response at a position seeded by the id, so that a judge that
     favours a position gains nothing on average, and a rerun sees the same order."""
     first = random.Random(id).random() < 0.5
-    return Item(id=id, query=query, responses=[chosen, rejected] if first else [rejected, chosen],
-                best=0 if first else 1, meta=meta)
+    return Item(
+        id=id,
+        query=query,
+        responses=[chosen, rejected] if first else [rejected, chosen],
+        best=0 if first else 1,
+        meta=meta,
+    )
 
 
 class MissingField(ValueError):
@@ -71,7 +77,8 @@ def records(folder: Path, hub: str, split: str) -> Iterator[tuple[str, dict]]:
     except Exception as error:  # no network, no such dataset: say where the files could go instead
         raise FileNotFoundError(
             f"{folder} does not exist and the hub dataset {hub} (split {split}) could not be loaded ({error}); "
-            f"put its published files in {folder}") from error
+            f"put its published files in {folder}"
+        ) from error
     for i, record in enumerate(table):
         yield f"{hub}[{split}] record {i}", record
 
@@ -94,10 +101,8 @@ def read_table(path: Path) -> list[dict]:
 def listed(value, where: str, name: str) -> list:
     """A list-valued field, also when a CSV file holds it as JSON text."""
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(json.JSONDecodeError):
             value = json.loads(value)
-        except json.JSONDecodeError:
-            pass
     if not isinstance(value, list):
         raise ValueError(f"{where}: field {name!r} is not a list ({str(value)[:60]!r})")
     return value

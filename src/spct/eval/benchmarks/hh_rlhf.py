@@ -16,8 +16,10 @@ _TURN = re.compile(r"\n\n(Human|Assistant): ")
 
 def turns(transcript: str) -> list[Message]:
     parts = _TURN.split(transcript)[1:]  # [role, text, role, text, ...]
-    return [Message(role="user" if role == "Human" else "assistant", content=text.strip())
-            for role, text in zip(parts[::2], parts[1::2])]
+    return [
+        Message(role="user" if role == "Human" else "assistant", content=text.strip())
+        for role, text in zip(parts[::2], parts[1::2], strict=True)
+    ]
 
 
 def load(root: str | Path, split: str = "test") -> list[Item]:
@@ -30,6 +32,9 @@ def load(root: str | Path, split: str = "test") -> list[Item]:
             chosen, rejected = turns(field(record, "chosen", where)), turns(field(record, "rejected", where))
             if chosen[:-1] != rejected[:-1] or chosen[-1].role != "assistant" or rejected[-1].role != "assistant":
                 continue  # not a pair of answers to one conversation (a handful in the public file)
-            items.append(pair(f"hh-harmless-{i}", chosen[:-1], chosen[-1].content, rejected[-1].content,
-                              subset="hh-rlhf harmless"))
+            items.append(
+                pair(
+                    f"hh-harmless-{i}", chosen[:-1], chosen[-1].content, rejected[-1].content, subset="hh-rlhf harmless"
+                )
+            )
     return items

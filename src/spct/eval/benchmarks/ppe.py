@@ -19,16 +19,23 @@ from spct.core.items import Item, Message
 from spct.eval.benchmarks import field, listed, pair, records
 
 PREFERENCE = "lmarena-ai/PPE-Human-Preference-V1"
-CORRECTNESS = {"mmlu-pro": "lmarena-ai/PPE-MMLU-Pro-Best-of-K", "math": "lmarena-ai/PPE-MATH-Best-of-K",
-               "gpqa": "lmarena-ai/PPE-GPQA-Best-of-K", "mbpp-plus": "lmarena-ai/PPE-MBPP-Plus-Best-of-K",
-               "ifeval": "lmarena-ai/PPE-IFEval-Best-of-K"}
+CORRECTNESS = {
+    "mmlu-pro": "lmarena-ai/PPE-MMLU-Pro-Best-of-K",
+    "math": "lmarena-ai/PPE-MATH-Best-of-K",
+    "gpqa": "lmarena-ai/PPE-GPQA-Best-of-K",
+    "mbpp-plus": "lmarena-ai/PPE-MBPP-Plus-Best-of-K",
+    "ifeval": "lmarena-ai/PPE-IFEval-Best-of-K",
+}
 
 
 def _query(value, where: str) -> str | list[Message]:
     """A prompt is a string, or (multi-turn) a list of {role, content} turns."""
     if isinstance(value, str):
         return value
-    return [Message(role=field(t, "role", where), content=field(t, "content", where)) for t in listed(value, where, "prompt")]
+    return [
+        Message(role=field(t, "role", where), content=field(t, "content", where))
+        for t in listed(value, where, "prompt")
+    ]
 
 
 def load_preference(root: str | Path) -> list[Item]:
@@ -41,9 +48,16 @@ def load_preference(root: str | Path) -> list[Item]:
             continue
         responses = [field(r, "response_1", where), field(r, "response_2", where)]
         chosen = 0 if winner == "model_a" else 1
-        items.append(pair(f"ppe-pref-{field(r, 'question_id', where)}", _query(field(r, "prompt", where), where),
-                          responses[chosen], responses[1 - chosen], subset="preference",
-                          language=r.get("language")))
+        items.append(
+            pair(
+                f"ppe-pref-{field(r, 'question_id', where)}",
+                _query(field(r, "prompt", where), where),
+                responses[chosen],
+                responses[1 - chosen],
+                subset="preference",
+                language=r.get("language"),
+            )
+        )
     return items
 
 
@@ -58,6 +72,13 @@ def load_correctness(root: str | Path) -> list[Item]:
                 if bool(scores[i]) == bool(scores[j]):
                     raise ValueError(f"{where}: conflict pair {[i, j]} has equal scores {scores[i]!r}")
                 right, wrong = (i, j) if scores[i] else (j, i)
-                items.append(pair(f"{uid}-{right}-{wrong}", query, field(r, f"response_{right + 1}", where),
-                                  field(r, f"response_{wrong + 1}", where), subset=source))
+                items.append(
+                    pair(
+                        f"{uid}-{right}-{wrong}",
+                        query,
+                        field(r, f"response_{right + 1}", where),
+                        field(r, f"response_{wrong + 1}", where),
+                        subset=source,
+                    )
+                )
     return items

@@ -32,7 +32,13 @@ def load(root: str | Path) -> list[Item]:
                 label = field(record, "error_label", where)
                 if label not in ("error", "no_error"):
                     raise ValueError(f"{where}: field 'error_label' is {label!r}, not 'error' or 'no_error'")
-                items.append(Item(id=f"realmistake-{task}-{model}-{i}", query=field(record, "input", where),
-                                  responses=[field(record, "llm_response", where)], rating=int(label == "no_error"),
-                                  meta={"subset": f"{task} {label}", "task": task, "model": model}))
+                items.append(
+                    Item(
+                        id=f"realmistake-{task}-{model}-{i}",
+                        query=field(record, "input", where),
+                        responses=[field(record, "llm_response", where)],
+                        rating=int(label == "no_error"),
+                        meta={"subset": f"{task} {label}", "task": task, "model": model},
+                    )
+                )
     return items

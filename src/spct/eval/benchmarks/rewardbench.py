@@ -11,9 +11,13 @@ from pathlib import Path
 from spct.core.items import Item
 from spct.eval.benchmarks import field, pair, records
 
-LLMBAR = {"llmbar-natural": "Natural", "llmbar-adver-neighbor": "Adversarial/Neighbor",
-          "llmbar-adver-GPTInst": "Adversarial/GPTInst", "llmbar-adver-GPTOut": "Adversarial/GPTOut",
-          "llmbar-adver-manual": "Adversarial/Manual"}
+LLMBAR = {
+    "llmbar-natural": "Natural",
+    "llmbar-adver-neighbor": "Adversarial/Neighbor",
+    "llmbar-adver-GPTInst": "Adversarial/GPTInst",
+    "llmbar-adver-GPTOut": "Adversarial/GPTOut",
+    "llmbar-adver-manual": "Adversarial/Manual",
+}
 HEP = ("cpp", "go", "java", "js", "python", "rust")
 
 
@@ -22,8 +26,15 @@ def load_published(path: str | Path) -> list[Item]:
     the files at `path` (a file or a folder), else the hub."""
     items = []
     for i, (where, record) in enumerate(records(Path(path), "allenai/reward-bench", "filtered")):
-        items.append(pair(f"rb-{record.get('id', i)}", field(record, "prompt", where), field(record, "chosen", where),
-                          field(record, "rejected", where), subset=field(record, "subset", where)))
+        items.append(
+            pair(
+                f"rb-{record.get('id', i)}",
+                field(record, "prompt", where),
+                field(record, "chosen", where),
+                field(record, "rejected", where),
+                subset=field(record, "subset", where),
+            )
+        )
     return items
 
 
@@ -35,8 +46,11 @@ def load_llmbar(root: str | Path) -> list[Item]:
             where = f"{path} record {i}"
             outputs = [field(record, "output_1", where), field(record, "output_2", where)]
             better = field(record, "label", where) - 1
-            items.append(pair(f"{subset}-{i}", field(record, "input", where), outputs[better], outputs[1 - better],
-                              subset=subset))
+            items.append(
+                pair(
+                    f"{subset}-{i}", field(record, "input", where), outputs[better], outputs[1 - better], subset=subset
+                )
+            )
     return items
 
 
@@ -48,9 +62,15 @@ def load_hep(root: str | Path) -> list[Item]:
             record = json.loads(line)
             where = f"{path}:{i + 1}"
             head = field(record, "declaration", where)
-            items.append(pair(f"hep-{lang}-{i}", field(record, "instruction", where),
-                              head + field(record, "canonical_solution", where),
-                              head + field(record, "buggy_solution", where), subset=f"hep-{lang}"))
+            items.append(
+                pair(
+                    f"hep-{lang}-{i}",
+                    field(record, "instruction", where),
+                    head + field(record, "canonical_solution", where),
+                    head + field(record, "buggy_solution", where),
+                    subset=f"hep-{lang}",
+                )
+            )
     return items
 
 

@@ -24,11 +24,16 @@ def load(root: str | Path) -> list[Item]:
         goal = path.relative_to(base / "Pairwise_set").parts[0]
         for i, r in enumerate(json.loads(path.read_text())):
             where = f"{path} record {i}"
-            items.append(pair(
-                f"rmb-pair-{field(r, 'pair_uid', where)}", _conversation(field(r, "conversation_input", where), where),
-                field(field(r, "chosen", where), "answer", where), field(field(r, "reject", where), "answer", where),
-                subset=f"{goal} pairwise", category=r.get("category_path"),
-            ))
+            items.append(
+                pair(
+                    f"rmb-pair-{field(r, 'pair_uid', where)}",
+                    _conversation(field(r, "conversation_input", where), where),
+                    field(field(r, "chosen", where), "answer", where),
+                    field(field(r, "reject", where), "answer", where),
+                    subset=f"{goal} pairwise",
+                    category=r.get("category_path"),
+                )
+            )
     for path in sorted(base.glob("BoN_set/**/*.json")):
         goal = path.relative_to(base / "BoN_set").parts[0]
         for i, r in enumerate(json.loads(path.read_text())):
@@ -37,9 +42,13 @@ def load(root: str | Path) -> list[Item]:
             responses = [field(field(r, "bon_best", where), "answer", where)]
             responses += [field(loser, "answer", where) for loser in field(r, "loser_list", where)]
             order = random.Random(uid).sample(range(len(responses)), len(responses))
-            items.append(Item(
-                id=f"rmb-bon-{uid}", query=_conversation(field(r, "conversation_input", where), where),
-                responses=[responses[o] for o in order], best=order.index(0),
-                meta={"subset": f"{goal} bon", "category": r.get("category_path")},
-            ))
+            items.append(
+                Item(
+                    id=f"rmb-bon-{uid}",
+                    query=_conversation(field(r, "conversation_input", where), where),
+                    responses=[responses[o] for o in order],
+                    best=order.index(0),
+                    meta={"subset": f"{goal} bon", "category": r.get("category_path")},
+                )
+            )
     return items
