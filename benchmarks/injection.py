@@ -22,7 +22,7 @@ from report import table
 from rich.console import Console
 
 from spct.backends.hf import device_name
-from spct.grm import DEFAULT_MODEL, GRM
+from spct.grm import GRM, MINIATURE_MODEL
 from spct.miniature.world import generate
 
 PAYLOADS = {
@@ -35,7 +35,7 @@ PAYLOADS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--model", default=MINIATURE_MODEL)
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument("--raw-special-tokens", action="store_true", help="let special tokens in texts through")
     args = parser.parse_args()

@@ -24,7 +24,7 @@ from rich.console import Console
 
 from spct.backends.hf import device_name
 from spct.backends.local_server import free_port
-from spct.grm import DEFAULT_MODEL, GRM
+from spct.grm import GRM, MINIATURE_MODEL
 from spct.miniature.world import generate
 from spct.serve.app import create_app
 
@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--doc", type=Path, default=Path("docs/serving-load.md"))
     args = parser.parse_args()
 
-    app = create_app(GRM(DEFAULT_MODEL, max_new_tokens=256), max_wait=0.02)
+    app = create_app(GRM(MINIATURE_MODEL, max_new_tokens=256), max_wait=0.02)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:

@@ -32,7 +32,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from spct.backends.hf import HFBackend, device_name
 from spct.core.vote import sample_orders
-from spct.grm import DEFAULT_MODEL, GRM
+from spct.grm import GRM, MINIATURE_MODEL
 from spct.miniature.world import generate
 
 # Published architecture fields; vocabulary and special tokens are the miniature tokenizer's.
@@ -72,7 +72,7 @@ CONFIGS = {
 
 def random_model(name: str, folder: Path) -> Path:
     """A randomly initialised bf16 checkpoint of `name`'s shape that spct loads like any other."""
-    tokenizer = AutoTokenizer.from_pretrained(DEFAULT_MODEL)
+    tokenizer = AutoTokenizer.from_pretrained(MINIATURE_MODEL)
     fields = dict(CONFIGS[name])
     config = AutoConfig.for_model(
         fields.pop("model_type"),
@@ -88,7 +88,7 @@ def random_model(name: str, folder: Path) -> Path:
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    (folder / "spct.json").write_text((Path(DEFAULT_MODEL) / "spct.json").read_text())  # same templates
+    (folder / "spct.json").write_text((Path(MINIATURE_MODEL) / "spct.json").read_text())  # same templates
     return folder
 
 

@@ -20,7 +20,7 @@ from rich.progress import track
 from spct.backends.hf import device_name
 from spct.core.items import Item
 from spct.downstream.revision import final, revise
-from spct.grm import DEFAULT_MODEL, GRM
+from spct.grm import GRM, MINIATURE_MODEL
 from spct.miniature.policy import ArithmeticPolicy
 from spct.miniature.verify import read
 from spct.miniature.world import generate
@@ -32,7 +32,7 @@ def correct(item: Item, answer: str) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--model", default=MINIATURE_MODEL)
     parser.add_argument("--items", type=int, default=400, help="test-split items drawn (arithmetic ones are used)")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--doc", type=Path, default=Path("docs/revision.md"))

@@ -8,7 +8,7 @@ Two parts, on the miniature world's test split:
    `generate` calls of one prompt) against batching across items, prefix sharing (`per_order`
    draws from one prefill) and the judgment cache (a rerun), plus adaptive voting against
    voting at k = 32: samples drawn, generated tokens, wall time, judgments/s, speed-up.
-2. Accuracy against k on `--items` items from ONE sampling pass at `--k-max` (SPEC.md 7):
+2. Accuracy against k on `--items` items from ONE sampling pass at `--k-max` (docs/method.md §7):
    greedy, voting@k (random subsets), adaptive voting replayed on the same draws (accuracy and
    samples used); with `--meta-rm`, meta-RM voting@k (top k/2 of each subset by the meta RM).
 3. The openai backend against a local OpenAI-compatible server (`transformers serve` on the same
@@ -35,7 +35,7 @@ from spct.backends.hf import HFBackend, device_name
 from spct.backends.local_server import transformers_serve
 from spct.core.items import Item, Judgment
 from spct.core.vote import judgment_correct, sample_orders
-from spct.grm import DEFAULT_MODEL, GRM
+from spct.grm import GRM, MINIATURE_MODEL
 from spct.miniature.world import generate
 from spct.scaling.curves import adaptive_at, meta_at, vote_at
 from spct.scaling.meta_rm import MetaRM
@@ -237,7 +237,7 @@ def plot(rows: list[dict], summary: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--model", default=MINIATURE_MODEL)
     parser.add_argument("--items", type=int, default=96, help="test items for the accuracy curves")
     parser.add_argument("--speed-items", type=int, default=16, help="test items for the speed table")
     parser.add_argument("--k-max", type=int, default=32)
@@ -320,7 +320,7 @@ its vote holds with predictive probability 0.95.
 response order ({summary["pass seconds"] / 60:.1f} min, {summary["pass tokens"]} generated tokens,
 parse rate {100 * summary["parse rate"]:.1f}%). voting@k averages random k-subsets of those samples;
 adaptive@k replays adaptive voting (rounds of 4, confidence 0.95) on the same draws in order.
-Strict accuracy (SPEC.md 2). Greedy (T = 0): {100 * summary["greedy"]:.1f}%.
+Strict accuracy (docs/method.md §2). Greedy (T = 0): {100 * summary["greedy"]:.1f}%.
 
 {acc_md}
 

@@ -16,14 +16,14 @@ import argparse
 from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer
 
-from spct.grm import DEFAULT_MODEL
+from spct.grm import MINIATURE_MODEL
 from spct.miniature.world import generate
 from spct.serve.adapters import GRMReward
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--policy", default=DEFAULT_MODEL, help="causal LM to train (name or path)")
+    parser.add_argument("--policy", default=MINIATURE_MODEL, help="causal LM to train (name or path)")
     parser.add_argument("--url", help="a running `spct serve`; default: the embedded GRM in process")
     parser.add_argument("--token")
     parser.add_argument("--steps", type=int, default=3)

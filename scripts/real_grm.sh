@@ -4,7 +4,8 @@
 # the whole pipeline can be spread over several sittings of a 2-core machine.
 #
 #   registry base (SmolLM2-135M-Instruct) -> data build -> format cold start (LoRA SFT on
-#   rule-written judgments) -> RFT (sample k = 3, reject, hint, SFT) -> evaluations
+#   rule-written judgments) -> RFT (sample k = 3, reject, hint, SFT) -> GRPO (a fresh adapter over
+#   the RFT model merged, KL to it; saved stacked with RFT's as one adapter) -> evaluations
 #
 # Environment: SPCT (the spct command), RUN (run folder), DATA (the benchmark files),
 # EVAL_LIMIT_* (items per subset; the defaults give about 200 per benchmark).
@@ -44,11 +45,19 @@ evaluate cold-start "$RUN/cold-start/model" --samples 1
 
 stage "rejective fine-tuning"
 [ -f "$RUN/rft/model/rft.json" ] || "$SPCT" train rft --model "$RUN/cold-start/model" \
-  --data "$RUN/data/train.jsonl" --items 600 --out "$RUN/rft" --max_new_tokens 320 --sample_batch 4 \
-  --batch_size 4 --learning_rate 2e-4 --max_length 1536 --save_steps 10
+  --data "$RUN/data/train.jsonl" --items "${RFT_ITEMS:-96}" --out "$RUN/rft" --max_new_tokens 320 \
+  --sample_batch 8 --batch_size 4 --learning_rate 2e-4 --max_length 1536 --save_steps 10
 
 stage "evaluate RFT (greedy and voting@1..8)"
 evaluate rft "$RUN/rft/model" --samples 1,2,4,8
+
+stage "rule-based GRPO on the RFT model"
+[ -f "$RUN/grpo/model/grpo.json" ] || "$SPCT" train grpo --model "$RUN/rft/model" \
+  --data "$RUN/data/train.jsonl" --items "${GRPO_ITEMS:-200}" --easy_from "$RUN/rft/trajectories.jsonl" \
+  --out "$RUN/grpo" --max_steps "${GRPO_STEPS:-50}" --max_completion_length 320 --save_steps 5
+
+stage "evaluate RFT + GRPO (greedy)"
+evaluate grpo "$RUN/grpo/model" --samples 1
 
 stage "zero-shot base (a few items: it rarely writes the format, so runs to the token limit)"
 EVAL_LIMIT_HELD_OUT=2 EVAL_LIMIT_IN_DIST=5 evaluate zero-shot "$BASE" --samples 1

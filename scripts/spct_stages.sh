@@ -13,7 +13,7 @@
 # 4-10 min each on 2 CPU cores (docs/results.md).
 set -euo pipefail
 W=${1:-runs/spct}
-SHIP=$(python -c "from spct.grm import DEFAULT_MODEL; print(DEFAULT_MODEL)")
+SHIP=$(python -c "from spct.grm import MINIATURE_MODEL; print(MINIATURE_MODEL)")
 RFT_ITEMS=1500
 mkdir -p "$W"
 spct train rft --model "$SHIP" --out "$W/rft" --items $RFT_ITEMS --sample_batch 64

@@ -11,8 +11,8 @@ import torch
 from safetensors.torch import load_file
 
 from spct.core import Item, Principle, format_judgment
-from spct.grm import DEFAULT_MODEL
-from spct.miniature.evaluate import compare, evaluate
+from spct.eval.miniature import compare, evaluate
+from spct.grm import MINIATURE_MODEL
 from spct.miniature.world import generate
 from spct.train.baseline import correct, fit_threshold, naming_the_best, rewards, run
 from spct.train.baseline_config import BaselineConfig
@@ -79,7 +79,7 @@ def test_baseline_trains_a_few_steps_and_judges_the_test_split(kind: str, tmp_pa
     model = run(cfg)
     trained = weights(model)
     assert ("score.weight" in trained) == (kind != "judge")
-    base = weights(Path(DEFAULT_MODEL))
+    base = weights(Path(MINIATURE_MODEL))
     assert any(not torch.equal(base[k], trained[k]) for k in base if k in trained)  # the backbone moved too
     card = json.loads((model / "baseline.json").read_text())
     assert card["kind"] == kind and card["log"]

@@ -14,7 +14,7 @@ from spct.cli import app
 from spct.core import Item
 from spct.downstream.best_of_n import best_of_n
 from spct.downstream.revision import final, revise
-from spct.grm import GRM
+from spct.grm import GRM, MINIATURE_MODEL
 from spct.miniature.policy import ArithmeticPolicy
 
 
@@ -80,7 +80,7 @@ def test_the_miniature_policy_adopts_the_value_the_critique_states():
 
 
 @pytest.mark.slow
-def test_best_of_n_cli_on_the_embedded_model(tmp_path: Path):
+def test_best_of_n_cli_on_the_miniature(tmp_path: Path):
     runner = CliRunner()
     r = runner.invoke(
         app,
@@ -92,13 +92,15 @@ def test_best_of_n_cli_on_the_embedded_model(tmp_path: Path):
             "It comes to 75.",
             "--candidate",
             "It comes to 85.",
+            "--model",
+            MINIATURE_MODEL,
         ],
     )
     assert r.exit_code == 0, r.output
     assert "critique:" in r.output
     items = tmp_path / "items.jsonl"
     items.write_text(json.dumps({"id": "x", "query": "What is 2 + 3?", "responses": ["5", "6"]}) + "\n{bad\n")
-    r = runner.invoke(app, ["best-of-n", str(items), "-o", str(tmp_path / "out.jsonl")])
+    r = runner.invoke(app, ["best-of-n", str(items), "-o", str(tmp_path / "out.jsonl"), "--model", MINIATURE_MODEL])
     assert r.exit_code == 2  # the bad line is reported, the good one judged
     (chosen,) = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert chosen["id"] == "x" and chosen["index"] in (0, 1) and chosen["candidate"] in ("5", "6")

@@ -150,3 +150,21 @@ def test_a_killed_scoring_job_resumes_with_every_item_judged_exactly_once(server
     assert done.returncode == 0, done.stderr[-2000:]
     ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
     assert sorted(ids) == sorted(f"i{k}" for k in range(40))  # every item once: none lost, none twice
+
+
+def test_eval_over_the_openai_backend_never_imports_torch(server, tmp_path: Path):
+    """A user with only a server (vLLM, llama.cpp) runs `spct eval` without PyTorch installed:
+    the whole run, tables and plot included, must not import it."""
+    code = f"""
+import sys
+from typer.testing import CliRunner
+from spct.cli import app
+r = CliRunner().invoke(app, ["eval", "miniature", "--backend", "openai", "--model", "m", "--samples", "1,2",
+    "--base-url", "http://127.0.0.1:{server.server_port}/v1", "--limit", "2", "--out", {str(tmp_path)!r}])
+assert r.exit_code == 0, r.output
+print(sorted(m for m in ("torch", "transformers") if m in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert json.loads((tmp_path / "results.json").read_text())["benchmarks"]["miniature"]

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from spct import GRM, Item
 from spct.cli import app
+from spct.grm import MINIATURE_MODEL
 
 
 def test_votes_map_back_to_the_original_order():
@@ -85,7 +86,7 @@ def test_template_defaults_to_the_models_own(tmp_path):
 
 @pytest.mark.slow
 def test_cli_adaptive_strategy_with_cache_and_prefix_sharing(tmp_path):
-    """The embedded model through every scaling option; a rerun on the cache writes the same judgments."""
+    """The miniature through every scaling option; a rerun on the cache writes the same judgments."""
     cache, outs = tmp_path / "cache.sqlite", [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
     for out in outs:
         args = [
@@ -103,6 +104,8 @@ def test_cli_adaptive_strategy_with_cache_and_prefix_sharing(tmp_path):
             str(cache),
             "--max-new-tokens",
             "160",
+            "--model",
+            MINIATURE_MODEL,
         ]
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
@@ -111,6 +114,8 @@ def test_cli_adaptive_strategy_with_cache_and_prefix_sharing(tmp_path):
     for j in first:
         assert j["strategy"] == "adaptive" and j["k"] == 8 and j["samples_used"] in (4, 8)
         assert [s["order"] for s in j["samples"][::2]] == [s["order"] for s in j["samples"][1::2]]  # 2 per order
-    bad = CliRunner().invoke(app, ["score", "examples/items.jsonl", "-o", str(outs[0]), "--strategy", "best"])
+    bad = CliRunner().invoke(
+        app, ["score", "examples/items.jsonl", "-o", str(outs[0]), "--model", MINIATURE_MODEL, "--strategy", "best"]
+    )
     message = " ".join(re.sub(r"[│╭╮╰╯─]", " ", bad.output).split())  # rich draws a box around it
     assert bad.exit_code == 2 and "choose one of greedy, voting, meta, adaptive" in message

@@ -9,12 +9,12 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from spct import GRM
-from spct.grm import DEFAULT_MODEL
-from spct.miniature.build import MINIATURE_TEMPLATES, MiniatureConfig, build, sft_examples
-from spct.miniature.evaluate import compare, evaluate, write_report
+from spct.eval.miniature import compare, evaluate, write_report
+from spct.grm import MINIATURE_MODEL
 from spct.miniature.teacher import TeacherNoise
 from spct.miniature.tokenizer import tiny_causal_lm
 from spct.miniature.world import generate
+from spct.train.warm_start import MINIATURE_TEMPLATES, MiniatureConfig, build, sft_examples
 
 
 def test_sft_examples_are_reproducible_and_end_with_the_teacher():
@@ -74,7 +74,7 @@ def test_toy_build_trains_and_evaluates(tmp_path):
 @pytest.mark.slow
 def test_shipped_model_judges_a_held_out_item_in_format():
     item = next(it for it in generate(50, "test", 7) if len(it.responses) == 2)
-    judgment = GRM(DEFAULT_MODEL, max_new_tokens=256).score_batch([item])[0]
+    judgment = GRM(MINIATURE_MODEL, max_new_tokens=256).score_batch([item])[0]
     sample = judgment.samples[0]
     assert sample.ok, sample.text
     assert sample.principles and "Response" in sample.critique

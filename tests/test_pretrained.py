@@ -15,7 +15,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from spct.backends import pretrained
 from spct.backends.base import BackendError
 from spct.backends.pretrained import Pretrained, resolve
-from spct.grm import DEFAULT_MODEL, GRM
+from spct.grm import GRM, MINIATURE_MODEL
 
 
 def write_gguf(path: Path, source: str) -> None:
@@ -76,7 +76,7 @@ def write_gguf(path: Path, source: str) -> None:
 @pytest.fixture(scope="module")
 def tiny_gguf(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("gguf") / "tiny.gguf"
-    write_gguf(path, DEFAULT_MODEL)
+    write_gguf(path, MINIATURE_MODEL)
     return path
 
 
@@ -105,9 +105,9 @@ def test_a_named_model_is_dequantised_once_into_the_cache_and_equals_its_source(
     folder = Path(resolve("tiny-test"))
     assert folder == tmp_path / "home" / "models" / "tiny-test"
     made = AutoModelForCausalLM.from_pretrained(folder)
-    original = AutoModelForCausalLM.from_pretrained(DEFAULT_MODEL, dtype=torch.float32)
+    original = AutoModelForCausalLM.from_pretrained(MINIATURE_MODEL, dtype=torch.float32)
     text = "What is 47 + 38? Response 1 says 85."
-    ids = torch.tensor([AutoTokenizer.from_pretrained(DEFAULT_MODEL)(text).input_ids])
+    ids = torch.tensor([AutoTokenizer.from_pretrained(MINIATURE_MODEL)(text).input_ids])
     assert AutoTokenizer.from_pretrained(folder)(text).input_ids == ids[0].tolist()
     assert torch.allclose(made(ids).logits, original(ids).logits, atol=1e-5)
 
@@ -145,3 +145,21 @@ def test_other_names_pass_through_and_home_defaults_to_the_user_cache(monkeypatc
     monkeypatch.delenv("SPCT_HOME", raising=False)
     assert pretrained.home() == Path.home() / ".cache" / "spct"
     assert resolve("/some/folder") == "/some/folder"
+
+
+@pytest.mark.slow
+def test_the_shipped_default_writes_parsable_judgments_of_real_benchmark_items():
+    """`GRM()` with no arguments: the committed adapter over the registry base (installed by the
+    README's commands) writes the paper's sections and a parsable score block for held-out LLMBar
+    items, which the base alone never does (0 of 20 zero-shot samples parse). Whether its
+    critiques are about the item is measured in docs/real-grm.md: mostly they are generic."""
+    from spct.eval.benchmarks.rewardbench import load_llmbar
+
+    data = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    items = [it for it in load_llmbar(data) if it.meta["subset"] == "llmbar-natural"][:4]
+    grm = GRM(max_new_tokens=320)
+    assert Path(grm.backend.model_id).name == "smollm2-grm" and grm.template.name == "compact"
+    judgments = grm.score_batch(items)
+    parsed = [j.samples[0] for j in judgments if j.n_valid]
+    assert len(parsed) >= 3
+    assert all(s.principles and s.critique for s in parsed)

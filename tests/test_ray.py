@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from spct.cli import app
+from spct.grm import MINIATURE_MODEL
 from spct.miniature.world import generate
 
 
@@ -28,7 +29,7 @@ def test_score_on_ray_judges_every_item_once_and_resumes(cluster, tmp_path: Path
     source = tmp_path / "items.jsonl"
     source.write_text("\n".join(it.model_dump_json() for it in items[:4]) + "\n{broken\n")
     out = tmp_path / "judged.jsonl"
-    common = ["--ray", "--ray-workers", "1", "--max-new-tokens", "160", "--batch-size", "2"]
+    common = ["--ray", "--ray-workers", "1", "--model", MINIATURE_MODEL, "--max-new-tokens", "160", "--batch-size", "2"]
     r = CliRunner().invoke(app, ["score", str(source), "-o", str(out), *common])
     assert r.exit_code == 2, r.output  # the broken line is reported with its number, the rest judged
     assert ":5: not valid JSON" in r.output

@@ -13,10 +13,11 @@ from spct.core.items import Item
 from spct.core.parse import parse_judgment
 from spct.eval.benchmarks import query_text, realmistake, rewardbench
 from spct.eval.reasoning import is_right, load_gsm8k
-from spct.grm import COMPACT_TEMPLATES, DEFAULT_MODEL, GRM
+from spct.grm import COMPACT_TEMPLATES, GRM, MINIATURE_MODEL
 from spct.train.cold_start import rule_judgment
 from spct.train.data import training_items
 from spct.train.real_data import build
+from spct.train.stage import ship
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -25,7 +26,7 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 def built(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("data")
     stats = build(
-        DATA, DEFAULT_MODEL, out, templates=COMPACT_TEMPLATES, max_prompt_tokens=700, miniature_items=200, limit=40
+        DATA, MINIATURE_MODEL, out, templates=COMPACT_TEMPLATES, max_prompt_tokens=700, miniature_items=200, limit=40
     )
     return out, stats
 
@@ -52,7 +53,7 @@ def test_every_source_is_there_and_long_prompts_are_counted_not_cut(built):
     assert {it.meta["source"] for it in items} == {"rmb", "hh-rlhf", "gsm8k", "math500", "mbpp", "miniature"}
     assert sum(stats["kept"].values()) == len(items)
     assert stats["too long (left out)"], "RMB has prompts over 700 tokens"
-    grm = GRM(DEFAULT_MODEL, template="compact")
+    grm = GRM(MINIATURE_MODEL, template="compact")
     longest = max(
         len(
             grm.backend.tokenizer.apply_chat_template(
@@ -115,7 +116,7 @@ def test_lora_sft_on_rule_judgments_changes_every_trainable_parameter(built, tmp
     from spct.train.stage import load_trainable
 
     out, _ = built
-    model, tokenizer, _ = load_trainable(DEFAULT_MODEL, lora_r=0, bf16=False)
+    model, tokenizer, _ = load_trainable(MINIATURE_MODEL, lora_r=0, bf16=False)
     model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM"))
     before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
     assert before and all("lora_" in n for n in before)
@@ -135,27 +136,50 @@ def test_lora_sft_on_rule_judgments_changes_every_trainable_parameter(built, tmp
 
 
 @pytest.mark.slow
+def grm_base_logits(ids: torch.Tensor) -> torch.Tensor:
+    return GRM(MINIATURE_MODEL).backend.model(ids).logits
+
+
 def test_the_cold_start_writes_an_adapter_that_names_its_base_and_loads_as_a_grm(built, tmp_path):
     from spct.train.cold_start import run
     from spct.train.cold_start_config import ColdStartConfig
 
     out, _ = built
     cfg = ColdStartConfig(
-        model=DEFAULT_MODEL,
+        model=MINIATURE_MODEL,
         data=str(out),
         out=str(tmp_path / "cs"),
         verifiable_items=6,
         miniature_items=2,
         batch_size=4,
+        gradient_accumulation_steps=1,  # 2 steps: the first is the warmup's, at learning rate 0
         lora_r=4,
         bf16=False,
     )
     model = run(cfg)
     adapter = json.loads((model / "adapter_config.json").read_text())
-    assert adapter["base_model_name_or_path"] == DEFAULT_MODEL and adapter["r"] == 4
+    assert adapter["base_model_name_or_path"] == MINIATURE_MODEL and adapter["r"] == 4
     assert json.loads((model / "spct.json").read_text())["templates"] == COMPACT_TEMPLATES
     card = json.loads((model / "cold_start.json").read_text())
     assert card["examples"] == 8 and card["examples per source"]["miniature"] == 2 and card["log"]
     grm = GRM(str(model), max_new_tokens=16)
     assert grm.template.name == "compact"
     assert grm.score("What is 47 + 38?", ["85", "75"]).samples[0].n_tokens  # the merged adapter generates
+    shipped = ship(model, tmp_path / "shipped")
+    assert sorted(p.name for p in shipped.iterdir()) == [
+        "README.md",
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "cold_start.json",
+        "spct.json",
+    ]
+    from safetensors.torch import load_file
+
+    fp32, fp16 = load_file(model / "adapter_model.safetensors"), load_file(shipped / "adapter_model.safetensors")
+    assert fp32.keys() == fp16.keys() and all(v.dtype == torch.float16 for v in fp16.values())
+    assert any(v.abs().max() > 0 for v in fp16.values())  # B starts at zero; trained, it is not
+    ids = grm.backend.tokenizer("Judge: 47 + 38 = 85 or 75?", return_tensors="pt").input_ids
+    logits = [GRM(str(m)).backend.model(ids).logits for m in (model, shipped)]
+    assert (logits[0] - logits[1]).abs().max() < 1e-3 < (logits[0] - grm_base_logits(ids)).abs().max()
+    with pytest.raises(ValueError, match="not an adapter folder"):
+        ship(MINIATURE_MODEL, tmp_path / "no")

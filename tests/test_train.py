@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from spct.core import Item, Principle, Sample, format_judgment
-from spct.grm import DEFAULT_MODEL, GRM, Templates
+from spct.grm import GRM, MINIATURE_MODEL, Templates
 from spct.scaling.meta_rm import MetaRM
 from spct.train.grpo import JudgmentReward, too_easy
 from spct.train.rft import statistics, verdicts
@@ -31,7 +31,7 @@ def completion(scores: list[int]) -> list[dict]:
 
 
 def test_reward_is_plus_one_only_for_a_strict_correct_judgment_in_the_original_order():
-    reward = JudgmentReward([PAIR, SINGLE], Templates.of(DEFAULT_MODEL))  # compact 1..10, compact-binary 0/1
+    reward = JudgmentReward([PAIR, SINGLE], Templates.of(MINIATURE_MODEL))  # compact 1..10, compact-binary 0/1
     cases = [
         (completion([2, 9, 3]), "pair", [0, 1, 2], 1.0),
         (completion([9, 2, 3]), "pair", [1, 0, 2], 1.0),  # shown order: the best was shown first
@@ -66,11 +66,12 @@ def test_rejection_rules_too_easy_incorrect_hinted_and_parse_failures():
             {"id": "pair", "family": "arithmetic", "trajectories": mixed},
             {"id": "easy", "family": "arithmetic", "trajectories": easy},
             {"id": "single", "family": "safety", "trajectories": hinted},
+            {"id": "old", "family": "all", "trajectories": mixed},  # an earlier version's name for no family
         ]
     )
-    assert stats["all"]["accepted"] == 2 and stats["all"]["trajectories"] == 8
+    assert stats["all"]["items"] == 4 and stats["all"]["accepted"] == 3 and stats["all"]["trajectories"] == 11
     assert stats["arithmetic"]["items too easy"] == 1 and stats["safety"]["items hinted"] == 1
-    assert stats["all"]["hinted share of accepted"] == 0.5 and stats["all"]["items kept"] == 2
+    assert stats["all"]["hinted share of accepted"] == 1 / 3 and stats["all"]["items kept"] == 3
 
 
 def test_the_ablation_without_principles_trains_the_same_judgments_from_their_analysis_on():
@@ -87,7 +88,7 @@ def test_the_ablation_without_principles_trains_the_same_judgments_from_their_an
         }
     ]
     grm = GRM.__new__(GRM)  # only its templates are read
-    grm.templates, grm.principles = Templates.of(DEFAULT_MODEL), ()
+    grm.templates, grm.principles = Templates.of(MINIATURE_MODEL), ()
     (full,) = sft_data(grm, {"pair": PAIR}, records)
     (bare,) = sft_data(grm, {"pair": PAIR}, records, principles=False)
     assert full["messages"][:-1] == bare["messages"][:-1]  # the same prompt
@@ -99,8 +100,10 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
     return load_file(path / "model.safetensors")
 
 
-def changed(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> bool:
-    return any(not torch.equal(before[k], after[k]) for k in before if k in after)
+def unchanged(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> list[str]:
+    """The trained tensors that training left as they were: none, for a stage that trains in full."""
+    assert before.keys() == after.keys()
+    return [k for k in before if torch.equal(before[k], after[k])]
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +127,10 @@ def test_rft_samples_rejects_fine_tunes_and_resumes(rft_run: Path):
     stats = json.loads((rft_run / "stats.json").read_text())
     assert stats["all"]["accepted"] == sum(t["accepted"] for r in records for t in r["trajectories"]) > 0
     model = rft_run / "model"
-    assert changed(weights(Path(DEFAULT_MODEL)), weights(model))
-    assert json.loads((model / "spct.json").read_text()) == json.loads((Path(DEFAULT_MODEL) / "spct.json").read_text())
+    assert not unchanged(weights(Path(MINIATURE_MODEL)), weights(model))
+    assert json.loads((model / "spct.json").read_text()) == json.loads(
+        (Path(MINIATURE_MODEL) / "spct.json").read_text()
+    )
     assert GRM(str(model), max_new_tokens=160).score("What is 2 + 2?", ["4", "5"]).n_valid in (0, 1)
 
     from spct.train.rft import sample_trajectories
@@ -157,11 +162,57 @@ def test_grpo_steps_change_the_weights_with_the_accuracy_reward(rft_run: Path, t
         easy_from=str(rft_run / "trajectories.jsonl"),
     )
     model = run(cfg)
-    assert changed(weights(rft_run / "model"), weights(model))
+    assert not unchanged(weights(rft_run / "model"), weights(model))
     card = json.loads((model / "grpo.json").read_text())
     rewards = [r["rewards/judgment_accuracy/mean"] for r in card["log"] if "rewards/judgment_accuracy/mean" in r]
     assert rewards and all(-1.0 <= r <= 1.0 for r in rewards)
     assert (model / "spct.json").is_file()
+
+
+@pytest.mark.slow
+def test_grpo_on_an_adapter_keeps_kl_to_it_and_saves_one_adapter_over_the_base(tmp_path: Path):
+    """An RFT adapter over a base: GRPO trains a fresh adapter over the RFT model merged (TRL's
+    reference is then the RFT model), and the result is one adapter over the base that equals
+    the RFT model followed by the GRPO adapter."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from spct.backends.hf import load_causal_lm
+    from spct.train.grpo import run
+    from spct.train.grpo_config import GRPOConfig
+
+    rft = tmp_path / "rft"
+    lm = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(MINIATURE_MODEL, dtype=torch.float32),
+        LoraConfig(r=2, lora_alpha=4, target_modules="all-linear"),
+    )
+    torch.manual_seed(0)
+    for name, p in lm.named_parameters():
+        if "lora_B" in name:
+            p.data.normal_(0, 0.02)  # a trained-looking adapter, not the zero init
+    lm.save_pretrained(rft)
+    config = json.loads((rft / "adapter_config.json").read_text())
+    (rft / "adapter_config.json").write_text(json.dumps({**config, "base_model_name_or_path": MINIATURE_MODEL}))
+    (rft / "spct.json").write_text((Path(MINIATURE_MODEL) / "spct.json").read_text())
+
+    cfg = GRPOConfig(
+        model=str(rft), out=str(tmp_path / "grpo"), items=6, max_steps=3, prompts_per_step=1,
+        max_completion_length=96, temperature=1.0, learning_rate=1e-3,
+    )  # fmt: skip
+    final = run(cfg)
+    stacked = json.loads((final / "adapter_config.json").read_text())
+    assert stacked["base_model_name_or_path"] == MINIATURE_MODEL and stacked["r"] == 4
+    trained = load_file(tmp_path / "grpo" / "adapter" / "adapter_model.safetensors")
+    assert trained and all(v.abs().max() > 0 for k, v in trained.items() if "lora_B" in k)  # B left its zero init
+
+    ids = torch.tensor([[1, 5, 9, 12, 7, 3]])
+    rft_model, _ = load_causal_lm(str(rft))
+    before = rft_model(ids).logits
+    by_hand = PeftModel.from_pretrained(rft_model, tmp_path / "grpo" / "adapter").merge_and_unload()  # + GRPO's
+    shipped, _ = load_causal_lm(str(final))
+    assert (by_hand(ids).logits - before).abs().max() > 1e-3  # GRPO moved the model ...
+    assert torch.allclose(by_hand(ids).logits, shipped(ids).logits, atol=1e-4)  # ... and the one adapter holds both
+    assert (final / "spct.json").is_file() and json.loads((final / "grpo.json").read_text())["log"]
 
 
 def test_too_easy_reads_only_unhinted_trajectories(tmp_path: Path):
@@ -196,7 +247,7 @@ def test_meta_rm_trains_on_rft_trajectories_and_scores_judgments(rft_run: Path, 
     trained = weights(model)
     assert "score.weight" in trained
     meta = MetaRM(str(model))
-    grm = GRM(max_new_tokens=160, meta_rm=meta)
+    grm = GRM(MINIATURE_MODEL, max_new_tokens=160, meta_rm=meta)
     item = Item(id="m", query="What is 47 + 38?", responses=["85", "75", "84"], best=0)
     j = grm.score_batch([item], 4, "meta", k_meta=2)[0]
     assert j.strategy == "meta" and all(s.meta_score is not None for s in j.samples if s.ok)
@@ -250,7 +301,7 @@ def test_accelerate_launch_runs_rft_then_grpo_on_two_cpu_processes(tmp_path: Pat
     )
     assert log.count("rft: model written") == 2  # one line per process
     assert len((rft / "trajectories.jsonl").read_text().splitlines()) == 8  # sampled once, not twice
-    assert changed(weights(Path(DEFAULT_MODEL)), weights(rft / "model"))
+    assert not unchanged(weights(Path(MINIATURE_MODEL)), weights(rft / "model"))
     log = launch(
         "grpo",
         "--model",
@@ -293,7 +344,7 @@ def test_the_meta_rm_ranks_a_correct_judgment_above_an_incorrect_one_after_train
     )
     examples = [(meta_messages(item, right), 1), (meta_messages(item, wrong), 0)] * 8
     model = train_bce_head(
-        DEFAULT_MODEL,
+        MINIATURE_MODEL,
         examples,
         tmp_path,
         epochs=3,

@@ -1,4 +1,4 @@
-"""Shuffling, unshuffling, voting and the correctness rule (SPEC.md 2-3)."""
+"""Shuffling, unshuffling, voting and the correctness rule (docs/method.md §2-3)."""
 
 from hypothesis import given
 from hypothesis import strategies as st

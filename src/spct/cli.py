@@ -9,6 +9,7 @@ spct score in.jsonl -o out.parquet --ray --ray-workers 4
 from __future__ import annotations
 
 import errno
+import importlib.util
 from pathlib import Path
 from typing import Annotated
 
@@ -18,11 +19,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from spct.core.items import Item, Judgment
-from spct.grm import COMPACT_TEMPLATES, DEFAULT_MODEL, GRM
+from spct.grm import COMPACT_TEMPLATES, DEFAULT_MODEL, GRM, MINIATURE_MODEL
 from spct.io import InputError, JsonlWriter, done_ids, read_items
-from spct.miniature.build import MiniatureConfig, build
 from spct.scaling.cache import CacheError
 from spct.scaling.strategies import STRATEGIES
+from spct.train.warm_start import MiniatureConfig, build
 
 app = typer.Typer(help="Generalist generative reward modeling (SPCT).", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
@@ -113,6 +114,8 @@ def score(
         _fail(f"{output}: {blocked} is a file, not a folder; give another output path")
     if output.suffix == ".parquet" and not ray:
         _fail(f"{output}: Parquet output is written by --ray; without it, write JSONL (.jsonl)")
+    if ray and importlib.util.find_spec("ray") is None:
+        _fail("--ray needs Ray: pip install 'spct[ray]'")
     if strategy is not None and strategy not in STRATEGIES:
         raise typer.BadParameter(f"{strategy!r}; choose one of {', '.join(STRATEGIES)}", param_hint="--strategy")
     principles = list(principle or [])
@@ -459,6 +462,21 @@ def train_baseline(ctx: typer.Context) -> None:
     _train(ctx, BaselineConfig, "spct.train.baseline")
 
 
+@train.command("ship")
+def train_ship(
+    stage: Annotated[Path, typer.Argument(help="a trained adapter folder, e.g. runs/real/rft/model")],
+    out: Annotated[Path, typer.Option(help="where the package's default lives")] = Path("src/spct/models/smollm2-grm"),
+    card: Annotated[list[Path] | None, typer.Option(help="an earlier stage's card to keep beside it")] = None,
+) -> None:
+    """Make a trained adapter the embedded default (`GRM()`): fp16 weights, config, cards."""
+    from spct.train.stage import ship
+
+    try:
+        console.print(f"shipped to {ship(stage, out, tuple(card or ()))}")
+    except ValueError as e:
+        _fail(str(e))
+
+
 data = typer.Typer(help="Training data built from public benchmark files.")
 app.add_typer(data, name="data")
 
@@ -535,7 +553,7 @@ def miniature_build(
 
 @miniature.command("eval")
 def miniature_eval(
-    model: Annotated[str, typer.Option()] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option()] = MINIATURE_MODEL,
     items: Annotated[int, typer.Option(help="held-out test items")] = 400,
     k: Annotated[int, typer.Option(help="largest k; smaller k are subsets of the same samples")] = 8,
     run_dir: Annotated[str, typer.Option(help="judgments, resumable")] = "runs/miniature-eval",
@@ -545,7 +563,7 @@ def miniature_eval(
 ) -> None:
     """Parse rate, greedy and voting@k accuracy per family and n on the test split (a scalar
     baseline of `spct train baseline`: its accuracy)."""
-    from spct.miniature.evaluate import evaluate, write_report
+    from spct.eval.miniature import evaluate, write_report
 
     rows, seconds = evaluate(model, items=items, k=k, run_dir=run_dir, batch_size=batch_size, meta_rm=meta_rm)
     write_report(rows, doc, model=model, k=k, seconds=seconds)
@@ -559,7 +577,7 @@ def miniature_compare(
     k: Annotated[int, typer.Option(help="the k of the runs' sampling pass")] = 8,
 ) -> None:
     """Training stages and baselines side by side: greedy, vote@k, meta-RM vote@k."""
-    from spct.miniature.evaluate import compare
+    from spct.eval.miniature import compare
 
     pairs = [s.split("=", 1) for s in stages]
     if bad := [

@@ -1,7 +1,7 @@
 """The Python API: a generative reward model over any backend, with inference-time scaling.
 
     from spct import GRM
-    grm = GRM()                                   # the embedded miniature, in-process
+    grm = GRM()                                   # the embedded default (SmolLM2-135M + adapter), in-process
     j = grm.score("What is 47 + 38?", ["85", "75"], samples=4)
     j.rewards, j.best                             # voted rewards, index of the best response
     grm.score(query, responses, samples=32, strategy="adaptive")     # stops once the vote is decided
@@ -11,7 +11,7 @@
 
 One judgment: draws 0..k-1 of an item, each showing the responses in its own seeded order ->
 prompts -> completions (cached draws read back) -> parse -> scores mapped back -> a strategy
-of `scaling.strategies` turns the samples into rewards (SPEC.md 3).
+of `scaling.strategies` turns the samples into rewards (docs/method.md §3).
 """
 
 from __future__ import annotations
@@ -34,7 +34,11 @@ from spct.core.vote import make_sample, sample_orders, vote
 from spct.scaling.cache import SampleCache, draw_key, model_fingerprint
 from spct.scaling.strategies import STRATEGIES, decided, keep_top
 
-DEFAULT_MODEL = str(resources.files("spct") / "models" / "miniature-grm")
+# The embedded default: a LoRA adapter of SmolLM2-135M-Instruct (the registry base,
+# `backends.pretrained`) trained by spct's own SPCT stages (docs/real-grm.md). The 5M miniature,
+# trained from scratch on the miniature world, is the fast fixture of tests and benchmarks.
+DEFAULT_MODEL = str(resources.files("spct") / "models" / "smollm2-grm")
+MINIATURE_MODEL = str(resources.files("spct") / "models" / "miniature-grm")
 PAPER_TEMPLATES = {"template": "pointwise"}  # 1..10 for any n, as the released checkpoints score
 # the paper's sections and output format without the general criteria (a third of the prompt),
 # 0/1 for a single response: what spct's own GRMs are trained with
@@ -152,7 +156,7 @@ class GRM:
         self, items: Sequence[Item], start: int, stop: int, temperature: float, hint: bool = False
     ) -> list[list[Sample]]:
         """Draws start..stop-1 of every item, in one backend call per distinct prompt group size.
-        `hint` tells the model the ground truth (hinted sampling, SPEC.md 4).
+        `hint` tells the model the ground truth (hinted sampling, docs/method.md §4).
 
         Draw j shows order j // per_order of the item's seeded orders (`sample_orders`), so the
         draws of one order share one prompt, sampled n at a time from a single prefill; the

@@ -84,7 +84,7 @@ class Sample(BaseModel):
 
 
 class Judgment(BaseModel):
-    """All samples of one item and their vote (sum of scores over valid samples, SPEC.md 3).
+    """All samples of one item and their vote (sum of scores over valid samples, docs/method.md §3).
 
     `best` is the unique top response or None when the top is tied (`ties` lists the tied
     indices) or no sample parsed; evaluation decides how to break ties, not the judgment.

@@ -1,7 +1,7 @@
 """Read a generated judgment; write one in the same format (the teacher and the tests use it).
 
 Model output is untrusted text: `parse_judgment` never raises on it. The scores come from the
-last *closed* `\\boxed{...}` (SPEC.md 1); an unclosed box after it means the generation was cut
+last *closed* `\\boxed{...}` (docs/method.md §1); an unclosed box after it means the generation was cut
 off. A score block that is not exactly n integers in range is a failure with a reason, never a
 guess; `lenient=True` is the released card's extractor instead (clip to the range, accept a last
 `[...]` list when there is no box).
@@ -128,7 +128,7 @@ def parse_judgment(
 
 
 def format_judgment(principles: list[Principle], critique: str, scores: list[int]) -> str:
-    """The paper's output format (SPEC.md 1): criteria with weights, analysis, boxed scores."""
+    """The paper's output format (docs/method.md §1): criteria with weights, analysis, boxed scores."""
     lines = ["Specific Criteria:"]
     for i, p in enumerate(principles, 1):
         weight = f" (Weight: {p.weight:g}%)" if p.weight is not None else ""

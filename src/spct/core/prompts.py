@@ -1,4 +1,4 @@
-"""Prompts of the pointwise GRM: one chat message in the paper's format (SPEC.md 1).
+"""Prompts of the pointwise GRM: one chat message in the paper's format (docs/method.md §1).
 
 A template is a Jinja file rendered with:
   conversation  the conversation, one "Role: text" block per turn

@@ -1,4 +1,4 @@
-"""Shuffling, voting and the correctness rule of one judgment (SPEC.md 2-3).
+"""Shuffling, voting and the correctness rule of one judgment (docs/method.md §2-3).
 
 Each sample shows the responses in its own seeded order (position bias averages out over k
 samples); its scores are mapped back to the original order before they are summed.
@@ -81,7 +81,7 @@ def vote(item_id: str, n: int, samples: list[Sample], strategy: str = "voting", 
 
 
 def is_correct(scores: list[int] | None, item: Item) -> bool:
-    """SPEC.md 2, strict: the labelled best response must score above every other (a tie at the
+    """docs/method.md §2, strict: the labelled best response must score above every other (a tie at the
     top is wrong); a single response must score exactly its rating. Unparsed scores are wrong.
     The one rule behind RFT rejection, the GRPO reward, meta-RM labels and strict accuracy."""
     if scores is None:

@@ -1,4 +1,4 @@
-"""The benchmarks' metrics (SPEC.md 2, 5, 8), each with its count and a bootstrap interval.
+"""The benchmarks' metrics (docs/method.md §2, 5, 8), each with its count and a bootstrap interval.
 
 - Pairwise and best-of-N accuracy: the labelled best must have the top reward. A tie at the top is
   wrong under `strict` (the training rule) and broken at random (seeded) under `random` (the

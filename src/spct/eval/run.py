@@ -6,7 +6,7 @@
 
 Per benchmark: one greedy pass (T = 0) and one pass of k_max samples at T = 0.5, written as they
 finish under `out/<benchmark>/` (a rerun resumes); voting@k and meta-RM voting@k read random
-k-subsets of that pass (SPEC.md 7). Accuracy breaks a tie at the top at random, seeded (the paper's
+k-subsets of that pass (docs/method.md §7). Accuracy breaks a tie at the top at random, seeded (the paper's
 evaluation); ROC-AUC for single-response benchmarks ranks each response's mean valid score. Each
 number comes with its count and a bootstrap 95% interval. Writes `results.json`, `results.md`
 (rows: model and strategy; columns: benchmarks and, when all four are measured, Overall),
@@ -27,7 +27,7 @@ from spct.core.items import Item, Judgment
 from spct.core.vote import judgment_correct
 from spct.eval.benchmarks import hh_rlhf, ppe, query_text, realmistake, rewardbench, rmb, training_split
 from spct.eval.metrics import bootstrap, outcome, overall, roc_auc, section_scores
-from spct.miniature.evaluate import judge_to
+from spct.jobs import judge_to
 from spct.miniature.world import generate
 from spct.scaling.curves import SUBSETS, meta_at, vote_at
 

@@ -1,5 +1,5 @@
 """A programmatic teacher: the judgment a careful grader writes for a miniature-world item shown
-in a given order, in the paper's format (SPEC.md 1), for warm-starting a tiny GRM.
+in a given order, in the paper's format (docs/method.md §1), for warm-starting a tiny GRM.
 
 Principles are chosen and weighted for the query's family; the critique states the check made
 on each response (the verifier's reading, so the teacher is exactly as right as `verify`) and
@@ -21,7 +21,7 @@ from spct.miniature.verify import Reading, evaluate, read
 @dataclass(frozen=True)
 class TeacherNoise:
     """How often the teacher errs. One draw per judgment picks at most one of the two scoring
-    errors, each of which always makes the judgment incorrect (SPEC.md 2), so the expected share
+    errors, each of which always makes the judgment incorrect (docs/method.md §2), so the expected share
     of incorrect judgments is `wrong_check + invert`."""
 
     # a misread check, scores following it: n >= 2, the best response and another swap readings

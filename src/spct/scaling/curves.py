@@ -1,4 +1,4 @@
-"""Accuracy against k from ONE sampling pass at the largest k (SPEC.md 7): voting@k and
+"""Accuracy against k from ONE sampling pass at the largest k (docs/method.md §7): voting@k and
 meta-RM voting@k over random k-subsets of the drawn samples, and adaptive voting replayed on the
 draws in their order (the draws an adaptive run makes are the first ones of the same sequence,
 see `GRM.draw`)."""

@@ -1,10 +1,10 @@
 """The meta reward model: a scalar model that rates one sampled judgment, so that meta-RM-guided
-voting sums only the judgments it trusts (SPEC.md 3).
+voting sums only the judgments it trusts (docs/method.md §3).
 
     meta = MetaRM("path/or/hub-name")             # any sequence-classification checkpoint
     meta.score([(item, sample), ...])             # raw logits, higher = more likely correct
 
-Its input (SPEC.md 3): a user turn "Please score the responses." with the conversation and the
+Its input (docs/method.md §3): a user turn "Please score the responses." with the conversation and the
 responses in the order that judgment saw them (its critique names them by position), and the
 judgment's text (principles, critique and the scores it reached) as the assistant turn, in the
 model's chat template. The released DeepSeek-GRM-27B-MetaRM is such a checkpoint.

@@ -1,4 +1,4 @@
-"""How k sampled judgments become one reward per response (SPEC.md 3 and 7).
+"""How k sampled judgments become one reward per response (docs/method.md §3 and 7).
 
     greedy     one judgment at temperature 0
     voting     sum of the scores of k sampled judgments (paper, Eq. 14)

@@ -1,6 +1,6 @@
 """A GRM as the reward of RL trainers, in process or through a running `spct serve`.
 
-TRL (SPEC.md 8): completions come in groups of `num_generations` per prompt, and one GRM call
+TRL (docs/method.md §8): completions come in groups of `num_generations` per prompt, and one GRM call
 judges a whole group as ONE multi-response item, so the completions are compared with each other
 under principles written once for that prompt:
 

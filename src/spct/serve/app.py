@@ -1,6 +1,6 @@
 """The HTTP reward server: a GRM behind FastAPI, judging the items of concurrent callers together.
 
-    spct serve                                    # the embedded miniature GRM on 127.0.0.1:8000
+    spct serve                                    # the embedded default GRM on 127.0.0.1:8000
     spct serve --model PATH --samples 4 --token SECRET --port 8000
     curl -s localhost:8000/v1/score -H 'content-type: application/json' \\
         -d '{"items": [{"query": "What is 2 + 2?", "responses": ["4", "5"]}], "details": true}'

@@ -1,4 +1,4 @@
-"""The scalar baselines of the paper's comparison (SPEC.md 6), trained on the same labelled items
+"""The scalar baselines of the paper's comparison (docs/method.md §6), trained on the same labelled items
 as SPCT so that the table compares methods, not data.
 
     spct train baseline --kind bt --out runs/bt-rm        # Bradley-Terry: one logit per response
@@ -18,7 +18,7 @@ expected number of wins. It cannot rate a lone response.
 the response alone (its single-response template, greedy, the score line removed), and the
 Bradley-Terry head reads the conversation, the response and that critique.
 *judge*: LLM-as-a-judge, generative like the GRM, but it names the best response's index in
-`\boxed{i}` instead of scoring each (SPEC.md 1). Its data are the GRM's RFT data: the accepted
+`\boxed{i}` instead of scoring each (docs/method.md §1). Its data are the GRM's RFT data: the accepted
 trajectories, their score line rewritten to the index of the best response, fine-tuned from `base`
 (the warm start); judged greedily in one seeded shuffled order, like the GRM's greedy row.
 
@@ -280,5 +280,5 @@ def rewards(model: str, items: list[Item]) -> list[list[float] | None]:
 
 
 def correct(item: Item, reward: list[float] | None) -> bool | None:
-    """Strict correctness (SPEC.md 2) of a baseline's rewards; None where it cannot judge."""
+    """Strict correctness (docs/method.md §2) of a baseline's rewards; None where it cannot judge."""
     return None if reward is None else is_correct(reward, item)

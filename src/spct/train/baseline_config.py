@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from spct.grm import DEFAULT_MODEL
+from spct.grm import MINIATURE_MODEL
 
 
 @dataclass
 class BaselineConfig:
-    """A scalar baseline of the paper's comparison (SPEC.md 6), trained on the same labelled items
+    """A scalar baseline of the paper's comparison (docs/method.md §6), trained on the same labelled items
     as SPCT: `bt`, a Bradley-Terry RM rating one response (DeepSeek-BTRM), `pair`, a pairwise RM
     rating which of two responses is better (DeepSeek-PairRM), or `judge`, LLM-as-a-judge naming
     the best response's index, or `cloud`, critique-then-value (CLoud). Defaults fit the miniature
@@ -20,7 +20,7 @@ class BaselineConfig:
             "or cloud (the GRM's critique, then a Bradley-Terry value)"
         },
     )
-    base: str = field(default=DEFAULT_MODEL, metadata={"help": "backbone under the scalar head (its tokenizer too)"})
+    base: str = field(default=MINIATURE_MODEL, metadata={"help": "backbone under the scalar head (its tokenizer too)"})
     data: str = field(default="miniature", metadata={"help": "'miniature' (world train split) or a labelled JSONL"})
     items: int = field(default=1500, metadata={"help": "training items (as many as the RFT run)"})
     seed: int = field(default=2, metadata={"help": "the RFT run's seed (same items); also seeds training"})

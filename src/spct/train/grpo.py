@@ -1,4 +1,4 @@
-"""Rule-based online RL (SPCT stage 2, SPEC.md 4) on TRL's GRPOTrainer.
+"""Rule-based online RL (SPCT stage 2, docs/method.md §4) on TRL's GRPOTrainer.
 
     spct train grpo --model runs/rft/model --out runs/grpo --easy-from runs/rft/trajectories.jsonl
 
@@ -8,6 +8,11 @@ scores, mapped back to the original order, single out the labelled best response
 rating for n = 1) and -1 otherwise, parse failures included. There is no format reward: the KL
 term (beta) keeps the format, as in the paper. TRL does the rest (advantages normalised per
 group, clipping, KL to the reference model); `use_vllm` switches rollouts to TRL's vLLM mode.
+
+A LoRA adapter (the RFT stage over a registry base) is merged into its base's weights and GRPO
+trains a fresh adapter of the same rank over them: TRL's reference, the model with its adapter
+disabled, is then the RFT model itself, as the paper's KL term asks. The two adapters are saved
+as one over the base (`stack_adapters`), so the result ships like any stage.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from spct.train.grpo_config import GRPOConfig
 
 
 class JudgmentReward:
-    """The reward of SPEC.md 4: +1 correct, -1 otherwise (failed parses too). TRL passes the
+    """The reward of docs/method.md §4: +1 correct, -1 otherwise (failed parses too). TRL passes the
     dataset's `id` and `order` columns, by which each completion is read back to its item."""
 
     __name__ = "judgment_accuracy"  # TRL logs rewards under the function's name
@@ -67,13 +72,44 @@ def prompts(items: Sequence[Item], templates: Templates, seed: int) -> list[dict
     return rows
 
 
+def stack_adapters(first: str, second: Path, out: Path) -> None:
+    """Write to `out` one adapter over `first`'s base equal to `first` followed by `second` (an
+    adapter trained over `first` merged): PEFT's `cat` combination, exact, ranks added."""
+    import tempfile
+
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from spct.backends.hf import adapter_base
+    from spct.backends.pretrained import resolve
+
+    base = adapter_base(resolve(first))
+    assert base is not None
+    lm = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(resolve(base), dtype=torch.float32), resolve(first), adapter_name="first"
+    )
+    lm.load_adapter(str(second), adapter_name="second")
+    lm.add_weighted_adapter(["first", "second"], [1.0, 1.0], "stacked", combination_type="cat")
+    with tempfile.TemporaryDirectory() as tmp:
+        lm.save_pretrained(tmp, selected_adapters=["stacked"])  # PEFT writes a named adapter in its own folder
+        for name in ("adapter_model.safetensors", "adapter_config.json"):
+            shutil.copyfile(Path(tmp) / "stacked" / name, out / name)
+    config = json.loads((out / "adapter_config.json").read_text())
+    config["base_model_name_or_path"] = base
+    (out / "adapter_config.json").write_text(json.dumps(config, indent=1))
+
+
 def run(cfg: GRPOConfig) -> Path:
     """Train, save the model with its templates card and a grpo.json (config, reward log)."""
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from peft import LoraConfig
     from trl import GRPOConfig as TRLGRPOConfig
     from trl import GRPOTrainer
+
+    from spct.backends.hf import adapter_base, load_causal_lm
+    from spct.backends.pretrained import resolve
 
     out = Path(cfg.out)
     items = training_items(cfg.data, cfg.items, cfg.seed)
@@ -106,20 +142,30 @@ def run(cfg: GRPOConfig) -> Path:
         use_vllm=cfg.use_vllm,
         activation_checkpointing=False,  # TRL turns it on; it only costs time at these sizes
     )
-    tokenizer = AutoTokenizer.from_pretrained(cfg.model, padding_side="left")
-    model = AutoModelForCausalLM.from_pretrained(cfg.model, dtype="auto" if cuda else torch.float32)
+    rft_adapter = adapter_base(resolve(cfg.model)) is not None
+    model, tokenizer = load_causal_lm(cfg.model, "auto" if cuda else torch.float32)  # an adapter comes merged
+    tokenizer.padding_side = "left"
+    peft_config = None
+    if rft_adapter:
+        rank = json.loads((Path(resolve(cfg.model)) / "adapter_config.json").read_text())["r"]
+        peft_config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules="all-linear", task_type="CAUSAL_LM")
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=[reward],
         args=args,
         processing_class=tokenizer,
         train_dataset=Dataset.from_list(prompts(items, templates, cfg.seed)),
+        peft_config=peft_config,
     )
     trainer.train(resume_from_checkpoint=resume_point(out / "checkpoints"))
     final = out / "model"
-    trainer.save_model(str(final))  # the main process writes, whatever the distribution
+    trainer.save_model(str(out / "adapter" if rft_adapter else final))  # the main process writes
     if trainer.accelerator.is_main_process:
-        tokenizer.save_pretrained(final)
+        if rft_adapter:
+            final.mkdir(parents=True, exist_ok=True)
+            stack_adapters(cfg.model, out / "adapter", final)
+        else:
+            tokenizer.save_pretrained(final)
         if (Path(cfg.model) / "spct.json").is_file():
             shutil.copy(Path(cfg.model) / "spct.json", final / "spct.json")
         card = {

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class GRPOConfig:
-    """Rule-based online RL (SPEC.md 4): GRPO with a +1/-1 accuracy reward and no format reward.
+    """Rule-based online RL (docs/method.md §4): GRPO with a +1/-1 accuracy reward and no format reward.
     Defaults fit the miniature GRM on 2 CPU cores; the paper's values are in the help texts."""
 
     model: str = field(default="runs/rft/model", metadata={"help": "the GRM to improve, usually the RFT model"})
@@ -17,7 +17,7 @@ class GRPOConfig:
         default=None,
         metadata={
             "help": "an RFT trajectories.jsonl: drop items all of whose unhinted trajectories were correct "
-            "(zero advantage, SPEC.md 4)"
+            "(zero advantage, docs/method.md §4)"
         },
     )
     num_generations: int = field(default=4, metadata={"help": "group size G (paper: 4)"})

@@ -1,9 +1,9 @@
-"""Train the meta RM (SPEC.md 3-4) that meta-RM-guided voting uses.
+"""Train the meta RM (docs/method.md §3-4) that meta-RM-guided voting uses.
 
     spct train meta-rm --trajectories runs/rft/trajectories.jsonl --grm runs/grpo/model --out runs/meta-rm
 
 Data: the unhinted RFT trajectories and, with `grm`, `n_samples` more judgments per item sampled
-from the trained GRM; label 1 when the judgment is correct by the rule of SPEC.md 2. Input: the
+from the trained GRM; label 1 when the judgment is correct by the rule of docs/method.md §2. Input: the
 meta RM's prompt (`scaling.meta_rm.meta_messages`) in the backbone's chat template. Model: a
 sequence-classification head (one logit) on `base`, trained with binary cross-entropy
 (transformers' multi-label problem type is exactly BCE-with-logits for one label).

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from spct.grm import DEFAULT_MODEL
+from spct.grm import MINIATURE_MODEL
 
 
 @dataclass
 class MetaRMConfig:
-    """The meta RM (SPEC.md 3-4): a scalar head trained with binary cross-entropy to tell correct
+    """The meta RM (docs/method.md §3-4): a scalar head trained with binary cross-entropy to tell correct
     sampled judgments from incorrect ones. Defaults fit the miniature on 2 CPU cores."""
 
     trajectories: str = field(
@@ -18,7 +18,7 @@ class MetaRMConfig:
     )
     items: int = field(default=2000, metadata={"help": "as many items as the RFT run drew"})
     seed: int = field(default=2, metadata={"help": "the RFT run's seed (same items); also seeds training"})
-    base: str = field(default=DEFAULT_MODEL, metadata={"help": "backbone under the scalar head (its tokenizer too)"})
+    base: str = field(default=MINIATURE_MODEL, metadata={"help": "backbone under the scalar head (its tokenizer too)"})
     grm: str | None = field(
         default=None, metadata={"help": "a trained GRM to sample n_samples more judgments per item from (paper: yes)"}
     )

@@ -1,4 +1,4 @@
-"""Rejective fine-tuning (SPCT stage 1, SPEC.md 4): sample, reject, hint, then SFT.
+"""Rejective fine-tuning (SPCT stage 1, docs/method.md §4): sample, reject, hint, then SFT.
 
     spct train rft --model src/spct/models/miniature-grm --out runs/rft --items 2000
     spct train rft --config configs/rft.yaml          # any field from YAML, CLI flags override
@@ -39,7 +39,7 @@ ANALYSIS = re.compile(r"^[#*\s]*Analysis[*\s]*:", re.IGNORECASE | re.MULTILINE)
 
 
 def verdicts(item: Item, unhinted: list[Sample], hinted: list[Sample]) -> list[dict]:
-    """Every trajectory of one item with `accepted` and the reason, by the rules of SPEC.md 4."""
+    """Every trajectory of one item with `accepted` and the reason, by the rules of docs/method.md §4."""
     correct = [is_correct(s.scores, item) for s in unhinted]
     too_easy = all(correct)
     out = []
@@ -87,7 +87,7 @@ def sample_trajectories(cfg: RFTConfig, grm: GRM, items: list[Item], path: Path)
                 writer.write(
                     {
                         "id": item.id,
-                        "family": item.meta.get("family", "all"),
+                        "family": item.meta.get("family") or item.meta.get("source") or "other",
                         "n": len(item.responses),
                         "trajectories": verdicts(item, drawn[i], hints.get(i, [])),
                     }
@@ -96,10 +96,12 @@ def sample_trajectories(cfg: RFTConfig, grm: GRM, items: list[Item], path: Path)
 
 
 def statistics(records: list[dict]) -> dict:
-    """Per family and overall: how many trajectories were kept, and why the others were not."""
+    """Per family (the miniature's) or source (`spct data build`'s) and overall: how many
+    trajectories were kept, and why the others were not."""
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in records:
-        groups[r["family"]].append(r)
+        if r["family"] != "all":  # the name an earlier version wrote for items of no family
+            groups[r["family"]].append(r)
         groups["all"].append(r)
     stats = {}
     for family, group in sorted(groups.items()):

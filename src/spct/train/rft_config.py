@@ -2,16 +2,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from spct.grm import DEFAULT_MODEL
+from spct.grm import MINIATURE_MODEL
 
 
 @dataclass
 class RFTConfig:
-    """Rejective fine-tuning (SPEC.md 4). Defaults fit the miniature GRM on 2 CPU cores; the
+    """Rejective fine-tuning (docs/method.md §4). Defaults fit the miniature GRM on 2 CPU cores; the
     paper's values for a 27B model are in the help texts."""
 
     model: str = field(
-        default=DEFAULT_MODEL, metadata={"help": "the GRM that samples and is fine-tuned (path or hub name)"}
+        default=MINIATURE_MODEL, metadata={"help": "the GRM that samples and is fine-tuned (path or hub name)"}
     )
     out: str = field(
         default="runs/rft", metadata={"help": "run directory: trajectories, statistics, checkpoints, model"}

@@ -71,3 +71,34 @@ def save_stage(trainer, tokenizer, start: str, out: Path, templates: dict, card_
     card = {**card, "log": [r for r in trainer.state.log_history if "loss" in r]}
     (out / card_name).write_text(json.dumps(card, indent=1))
     return out
+
+
+def ship(stage: str | Path, out: str | Path, cards: tuple[str | Path, ...] = ()) -> Path:
+    """Write a trained adapter `stage` folder to `out` as a package default: its config,
+    templates and stage cards (with those of earlier stages in `cards`), weights in fp16 (half
+    the bytes of fp32; the adapter's values are far inside fp16's range). The tokenizer is the
+    base's, so none is copied."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    stage, out = Path(stage), Path(out)
+    if not (stage / "adapter_config.json").is_file():
+        raise ValueError(f"{stage}: not an adapter folder (no adapter_config.json); only adapters ship")
+    out.mkdir(parents=True, exist_ok=True)
+    weights = load_file(stage / "adapter_model.safetensors")
+    save_file({k: v.half().contiguous() for k, v in weights.items()}, out / "adapter_model.safetensors")
+    kept = ("adapter_config.json", "spct.json", "cold_start.json", "rft.json", "grpo.json")
+    copied = []
+    for card in [stage / name for name in kept] + [Path(c) for c in cards]:
+        if card.is_file():
+            shutil.copyfile(card, out / card.name)
+            copied.append(card.name)
+    config = json.loads((stage / "adapter_config.json").read_text())
+    (out / "README.md").write_text(
+        f"# spct GRM: a LoRA adapter of {config['base_model_name_or_path']}\n\n"
+        f"Rank {config['r']} on {', '.join(sorted(config['target_modules']))}; fp16. Written by `spct train ship "
+        f"{stage}`. Training cards: {', '.join(c for c in copied if c not in ('spct.json', 'adapter_config.json'))}. "
+        "What it was trained on and how it scores: docs/real-grm.md in the spct repository.\n"
+    )
+    return out

@@ -1,4 +1,4 @@
-"""PPE (SPEC.md 5), in the formats LMArena publishes on the hub.
+"""PPE (docs/method.md §5), in the formats LMArena publishes on the hub.
 
 - Preference (`lmarena-ai/PPE-Human-Preference-V1`, split test): Chatbot Arena votes with
   `prompt`, `response_1`, `response_2` and `winner` ("model_a", "model_b", "tie", "tie (bothbad)").

@@ -1,4 +1,4 @@
-"""ReaLMistake (SPEC.md 5): single responses of GPT-4 and Llama-2-70B on three tasks, labelled
+"""ReaLMistake (docs/method.md §5): single responses of GPT-4 and Llama-2-70B on three tasks, labelled
 "error" or "no_error"; metric ROC-AUC. The subset is task and label, so that a per-subset limit
 draws both labels. The authors ask that the examples not be published in plain text, so the
 password-protected zip is read in memory only and nothing is written out."""

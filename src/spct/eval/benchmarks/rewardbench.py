@@ -1,4 +1,4 @@
-"""RewardBench (SPEC.md 5): its published filtered set (prompt, chosen, rejected, subset; files
+"""RewardBench (docs/method.md §5): its published filtered set (prompt, chosen, rejected, subset; files
 under `<data>/reward-bench/`, else `allenai/reward-bench` split filtered from the hub), or, where
 only they are at hand, the sources of two sections that ../shared/data holds: Chat Hard from
 LLMBar's five subsets and Reasoning from HumanEvalPack's six languages (canonical vs buggy)."""

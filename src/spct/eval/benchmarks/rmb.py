@@ -1,4 +1,4 @@
-"""RMB (SPEC.md 5): helpfulness and harmlessness, pairwise and best-of-N, from the authors' JSON
+"""RMB (docs/method.md §5): helpfulness and harmlessness, pairwise and best-of-N, from the authors' JSON
 files; `meta["subset"]` is "<Helpfulness|Harmlessness> <pairwise|bon>", the four parts whose
 mean is the RMB score. A best-of-N item shows all n responses at once (the paper's reading;
 RMB's own protocol compares the best with each loser pairwise)."""

@@ -1,6 +1,6 @@
 """Build the miniature GRM from nothing: world data -> teacher judgments -> tokenizer -> warm start.
 
-    spct miniature build                       # the shipped default, into src/spct/models/miniature-grm
+    spct miniature build                       # the miniature fixture, into src/spct/models/miniature-grm
     spct miniature build --out runs/mini --train-items 400 --epochs 1    # a quick look
     spct miniature build --init src/spct/models/miniature-grm --seed 1   # more training, fresh items
 
