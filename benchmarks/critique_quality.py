@@ -1,0 +1,88 @@
+"""What a GRM's greedy critiques are like, from `spct eval` runs: beyond accuracy, whether each
+critique is about its item, whether the model favours a shown position, and whether its scores
+contradict its own stated verdict. Read on the items every run judged.
+
+    python benchmarks/critique_quality.py runs/real/eval/cold-start-v2-held-out runs/real/eval/rft-held-out-L10
+
+- parsed: share of judgments with a valid score block.
+- about the item: share of critiques sharing a word of 5+ letters with the item's query or
+  responses (a generic "Response 1 is the best. It provides a clear answer." shares none).
+- first shown: of the parsed pairs, the share whose top score went to the response shown first
+  (an unbiased judge of these seeded orders is near 50%).
+- contradicts itself: of the parsed judgments whose analysis names "Response k is the best", the
+  share whose scores single out another response.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from spct.eval.benchmarks import realmistake, rewardbench
+
+VERDICT = re.compile(r"Response (\d+) is (?:the best|better|correct)", re.IGNORECASE)
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]{5,}", text.lower()))
+
+
+def measure(folder: Path, items: dict, ids: set[str]) -> dict[str, float]:
+    rows = [json.loads(line) for bench in ("rewardbench", "realmistake") for line in _lines(folder, bench)]
+    rows = [r for r in rows if r["id"] in ids]
+    parsed = [r for r in rows if r["n_valid"]]
+    about, first, named, contradicts = 0, [], 0, 0
+    for r in rows:
+        item, sample = items[r["id"]], r["samples"][0]
+        query = item.query if isinstance(item.query, str) else item.query[-1].content
+        about += bool(words(sample["critique"] or sample["text"]) & (words(query) | words(" ".join(item.responses))))
+    for r in parsed:
+        sample = r["samples"][0]
+        shown = [sample["scores"][i] for i in sample["order"]]  # scores in the order shown
+        if len(shown) == 2 and shown[0] != shown[1]:
+            first.append(shown[0] > shown[1])
+        verdicts = VERDICT.findall(sample["critique"] or "")
+        if verdicts and len(shown) > 1:
+            named += 1
+            top = max(shown)
+            contradicts += not (shown.count(top) == 1 and shown.index(top) + 1 == int(verdicts[-1]))
+    return {
+        "items": len(rows),
+        "parsed": len(parsed) / len(rows),
+        "about the item": about / len(rows),
+        "first shown": sum(first) / len(first) if first else float("nan"),
+        "contradicts itself": contradicts / named if named else float("nan"),
+        "verdicts named": named,
+    }
+
+
+def _lines(folder: Path, bench: str) -> list[str]:
+    path = folder / bench / "greedy.jsonl"
+    return path.read_text().splitlines() if path.is_file() else []
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="`spct eval` output folders")
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
+    args = parser.parse_args()
+    data = rewardbench.load_llmbar(args.data) + rewardbench.load_hep(args.data) + realmistake.load(args.data)
+    items = {it.id: it for it in data}
+    benches = ("rewardbench", "realmistake")
+    judged = [{json.loads(line)["id"] for b in benches for line in _lines(f, b)} for f in args.runs]
+    common = set.intersection(*judged)
+    print(f"{len(common)} items judged by every run\n")
+    print("| run | items | parsed | about the item | first shown | contradicts itself (of verdicts named) |")
+    print("|---|---|---|---|---|---|")
+    for folder in args.runs:
+        m = measure(folder, items, common)
+        print(
+            f"| {folder.name} | {m['items']} | {m['parsed']:.0%} | {m['about the item']:.0%} | {m['first shown']:.0%} "
+            f"| {m['contradicts itself']:.0%} (of {m['verdicts named']}) |"
+        )
+
+
+if __name__ == "__main__":
+    main()
