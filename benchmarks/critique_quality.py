@@ -29,9 +29,7 @@ def words(text: str) -> set[str]:
     return set(re.findall(r"[a-z]{5,}", text.lower()))
 
 
-def measure(folder: Path, items: dict, ids: set[str]) -> dict[str, float]:
-    rows = [json.loads(line) for bench in ("rewardbench", "realmistake") for line in _lines(folder, bench)]
-    rows = [r for r in rows if r["id"] in ids]
+def measure(rows: list[dict], items: dict) -> dict[str, float]:
     parsed = [r for r in rows if r["n_valid"]]
     about, first, named, contradicts = 0, [], 0, 0
     for r in rows:
@@ -58,9 +56,10 @@ def measure(folder: Path, items: dict, ids: set[str]) -> dict[str, float]:
     }
 
 
-def _lines(folder: Path, bench: str) -> list[str]:
-    path = folder / bench / "greedy.jsonl"
-    return path.read_text().splitlines() if path.is_file() else []
+def greedy_judgments(folder: Path) -> list[dict]:
+    """The greedy judgments of one `spct eval` run on the held-out benchmarks."""
+    paths = [folder / bench / "greedy.jsonl" for bench in ("rewardbench", "realmistake")]
+    return [json.loads(line) for path in paths if path.is_file() for line in path.read_text().splitlines()]
 
 
 def main() -> None:
@@ -70,14 +69,13 @@ def main() -> None:
     args = parser.parse_args()
     data = rewardbench.load_llmbar(args.data) + rewardbench.load_hep(args.data) + realmistake.load(args.data)
     items = {it.id: it for it in data}
-    benches = ("rewardbench", "realmistake")
-    judged = [{json.loads(line)["id"] for b in benches for line in _lines(f, b)} for f in args.runs]
-    common = set.intersection(*judged)
+    runs = {folder: greedy_judgments(folder) for folder in args.runs}
+    common = set.intersection(*({r["id"] for r in rows} for rows in runs.values()))
     print(f"{len(common)} items judged by every run\n")
     print("| run | items | parsed | about the item | first shown | contradicts itself (of verdicts named) |")
     print("|---|---|---|---|---|---|")
-    for folder in args.runs:
-        m = measure(folder, items, common)
+    for folder, rows in runs.items():
+        m = measure([r for r in rows if r["id"] in common], items)
         print(
             f"| {folder.name} | {m['items']} | {m['parsed']:.0%} | {m['about the item']:.0%} | {m['first shown']:.0%} "
             f"| {m['contradicts itself']:.0%} (of {m['verdicts named']}) |"

@@ -136,10 +136,6 @@ def test_lora_sft_on_rule_judgments_changes_every_trainable_parameter(built, tmp
 
 
 @pytest.mark.slow
-def grm_base_logits(ids: torch.Tensor) -> torch.Tensor:
-    return GRM(MINIATURE_MODEL).backend.model(ids).logits
-
-
 def test_the_cold_start_writes_an_adapter_that_names_its_base_and_loads_as_a_grm(built, tmp_path):
     from spct.train.cold_start import run
     from spct.train.cold_start_config import ColdStartConfig
@@ -179,7 +175,7 @@ def test_the_cold_start_writes_an_adapter_that_names_its_base_and_loads_as_a_grm
     assert fp32.keys() == fp16.keys() and all(v.dtype == torch.float16 for v in fp16.values())
     assert any(v.abs().max() > 0 for v in fp16.values())  # B starts at zero; trained, it is not
     ids = grm.backend.tokenizer("Judge: 47 + 38 = 85 or 75?", return_tensors="pt").input_ids
-    logits = [GRM(str(m)).backend.model(ids).logits for m in (model, shipped)]
-    assert (logits[0] - logits[1]).abs().max() < 1e-3 < (logits[0] - grm_base_logits(ids)).abs().max()
+    trained, fp16_logits, base = [GRM(str(m)).backend.model(ids).logits for m in (model, shipped, MINIATURE_MODEL)]
+    assert (trained - fp16_logits).abs().max() < 1e-3 < (trained - base).abs().max()
     with pytest.raises(ValueError, match="not an adapter folder"):
         ship(MINIATURE_MODEL, tmp_path / "no")

@@ -1,9 +1,11 @@
 """The `spct` command line.
 
-spct score examples/items.jsonl -o runs/examples.jsonl --samples 4 --show
-spct score in.jsonl -o out.jsonl --backend openai --base-url http://127.0.0.1:8000/v1 --model NAME
-spct score in.jsonl -o out.jsonl -k 32 --strategy adaptive --per-order 4 --cache runs/cache.sqlite
-spct score in.jsonl -o out.parquet --ray --ray-workers 4
+    spct score examples/items.jsonl -o runs/examples.jsonl --samples 4 --show
+    spct score in.jsonl -o out.jsonl --backend openai --base-url http://127.0.0.1:8000/v1 --model NAME
+    spct score in.jsonl -o out.jsonl -k 32 --strategy adaptive --per-order 4 --cache runs/cache.sqlite
+    spct score in.jsonl -o out.parquet --ray --ray-workers 4
+
+Every subcommand lists its options with --help.
 """
 
 from __future__ import annotations

@@ -28,10 +28,11 @@ def keep_top(samples: list[Sample], meta_scores: Sequence[float | None], k_meta:
         raise ValueError(f"k_meta must be >= 1, got {k_meta}")
     valid: dict[int, float] = {}
     for i, (s, m) in enumerate(zip(samples, meta_scores, strict=True)):
-        if s.ok and m is None:
+        if not s.ok:
+            continue
+        if m is None:
             raise ValueError(f"keep_top: sample {i} parsed but has no meta reward")
-        if s.ok and m is not None:
-            valid[i] = m
+        valid[i] = m
     ranked = sorted(valid, key=lambda i: -valid[i])
     kept = set(ranked[:k_meta])
     return [
