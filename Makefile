@@ -46,7 +46,7 @@ miniature: $(VENV)/.installed
 	$(VENV)/bin/spct miniature build --out runs/miniature-stage1
 	$(VENV)/bin/spct miniature build --init runs/miniature-stage1 --seed 1 --train-items 24000 --learning-rate 7e-4 --out runs/miniature-stage2
 	$(VENV)/bin/spct miniature build --init runs/miniature-stage2 --seed 3 --train-items 120000 --batch-size 32 --learning-rate 5e-4 --out $(MINI)
-	$(VENV)/bin/spct miniature eval
+	$(VENV)/bin/spct eval miniature --model $(MINI) --strict --subsets --out runs/miniature-eval
 
 # SPCT on a real pretrained base (SmolLM2-135M-Instruct from the package registry): data, cold
 # start, RFT and their evaluations, each stage resumable; hours on 2 cores (docs/results.md).

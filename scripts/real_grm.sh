@@ -59,5 +59,15 @@ stage "rule-based GRPO on the RFT model"
 stage "evaluate RFT + GRPO (greedy)"
 evaluate grpo "$RUN/grpo/model" --samples 1
 
+stage "the scalar Bradley-Terry baseline: the same base, the RFT run's items"
+[ -f "$RUN/bt/model/baseline.json" ] || "$SPCT" train baseline --kind bt --base "$BASE" --data "$RUN/data/train.jsonl" \
+  --items "${RFT_ITEMS:-96}" --seed 2 --out "$RUN/bt" --epochs 2 --batch_size 4 --learning_rate 3e-5 \
+  --max_length "$WINDOW" --save_steps 10
+# exactly the items the RFT model was judged on
+"$SPCT" eval rewardbench realmistake --model "$RUN/bt/model" --data "$DATA" --out "$RUN/eval/bt-held-out" \
+  --items-of "$RUN/eval/rft-held-out/results.jsonl"
+"$SPCT" eval miniature rmb-test hh-rlhf-test --model "$RUN/bt/model" --data "$DATA" --out "$RUN/eval/bt-in-dist" \
+  --items-of "$RUN/eval/rft-in-dist/results.jsonl"
+
 stage "zero-shot base (a few items: it rarely writes the format, so runs to the token limit)"
 EVAL_LIMIT_HELD_OUT=2 EVAL_LIMIT_IN_DIST=5 evaluate zero-shot "$BASE" --samples 1

@@ -4,7 +4,7 @@
 #   evaluated on the test split (greedy, voting@8, meta-RM voting@8); the baselines on the same
 #   items (Bradley-Terry, pairwise, LLM-as-a-judge); the ablations of RFT without hinted sampling
 #   and without principles (SFT on the same trajectories, greedy only, as the paper's ablations);
-#   then the comparison.
+#   then the comparison, one table (a row per model and strategy, and one per family).
 #
 #   scripts/spct_stages.sh [RUN_DIR]        # default runs/spct
 #
@@ -20,14 +20,14 @@ spct train rft --model "$SHIP" --out "$W/rft" --items $RFT_ITEMS --sample_batch 
 spct train grpo --model "$W/rft/model" --out "$W/grpo" --easy_from "$W/rft/trajectories.jsonl" --max_steps 40 --prompts_per_step 16
 spct train grpo --model "$SHIP" --out "$W/grpo-norft" --max_steps 40 --prompts_per_step 16
 spct train meta-rm --trajectories "$W/rft/trajectories.jsonl" --items $RFT_ITEMS --base "$SHIP" --out "$W/meta-rm"
+EVAL="spct eval miniature --strict --subsets"  # strict accuracy, a column per family
 for stage in warm rft grpo grpo-norft; do
   model="$W/$stage/model"; [ $stage = warm ] && model="$SHIP"
-  spct miniature eval --model "$model" --run-dir "$W/$stage-eval" --doc "$W/$stage-eval/miniature.md" \
-    --meta-rm "$W/meta-rm/model" --batch-size 64
+  $EVAL --model "$model" --out "$W/$stage-eval" --samples 1,2,4,8 --meta-rm "$W/meta-rm/model" --batch-size 64
 done
 for kind in bt pair judge; do
   spct train baseline --kind $kind --trajectories "$W/rft/trajectories.jsonl" --items $RFT_ITEMS --out "$W/$kind"
-  spct miniature eval --model "$W/$kind/model" --run-dir "$W/$kind-eval" --doc "$W/$kind-eval/miniature.md"
+  $EVAL --model "$W/$kind/model" --out "$W/$kind-eval"
 done
 # The ablations fine-tune on the RFT run's own trajectories: without hints, those minus the hinted ones
 # (the same unhinted draws a run with --hinted false samples); without principles, all of them.
@@ -43,10 +43,6 @@ EOF
 spct train rft --model "$SHIP" --out "$W/rft-nohint" --items $RFT_ITEMS --hinted false
 spct train rft --model "$SHIP" --out "$W/rft-noprinciples" --items $RFT_ITEMS --principles false
 for ablation in nohint noprinciples; do
-  spct miniature eval --model "$W/rft-$ablation/model" --k 1 --run-dir "$W/rft-$ablation-eval" \
-    --doc "$W/rft-$ablation-eval/miniature.md"
+  $EVAL --model "$W/rft-$ablation/model" --samples 1 --out "$W/rft-$ablation-eval"
 done
-spct miniature compare "warm start=$W/warm-eval" "RFT=$W/rft-eval" "RFT + GRPO=$W/grpo-eval" \
-  "GRPO without RFT=$W/grpo-norft-eval" "RFT without hints=$W/rft-nohint-eval" \
-  "RFT without principles=$W/rft-noprinciples-eval" "BT RM=$W/bt-eval" "pairwise RM=$W/pair-eval" \
-  "LLM-as-a-judge=$W/judge-eval" --doc docs/results.md
+spct report --table "$W/results.md" --subsets "$W"/{warm,rft,grpo,grpo-norft,rft-nohint,rft-noprinciples,bt,pair,judge}-eval

@@ -11,8 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from spct.eval.benchmarks import MissingField, rewardbench, rmb
+from spct.backends.base import Completion
+from spct.core.items import Item
+from spct.core.parse import format_judgment
+from spct.eval.benchmarks import Benchmark, MissingField, mean_of_subsets, rewardbench, rmb
 from spct.eval.metrics import bootstrap, outcome, overall, roc_auc, section_scores
+from spct.grm import PAPER_TEMPLATES
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -141,6 +145,92 @@ def test_spct_eval_writes_the_table_and_resumes_from_its_judgments(tmp_path: Pat
     assert len(judge.calls) == calls and again["benchmarks"]["rmb"]["greedy"]["n"] == 12  # all read back
 
 
+def test_items_of_an_earlier_run_judges_exactly_its_items(tmp_path: Path):
+    from conftest import ScriptedJudge
+
+    from spct.eval.run import run
+
+    first = run(["rmb", "realmistake"], ScriptedJudge(), [1], DATA, tmp_path / "a", model="scripted", limit=2)
+    second = run(
+        ["rmb", "realmistake"], ScriptedJudge(), [1], DATA, tmp_path / "b", model="other", limit=None,
+        items_of=tmp_path / "a" / "results.jsonl",
+    )  # fmt: skip
+    ids = [[(r["benchmark"], r["id"]) for r in map(json.loads, (tmp_path / d / "results.jsonl").open())] for d in "ab"]
+    assert sorted(ids[0]) == sorted(ids[1]) and len(ids[1]) == 8 + 12  # 2 per subset: 4 of RMB, 6 of ReaLMistake
+    assert second["benchmarks"]["rmb"]["greedy"]["n"] == first["benchmarks"]["rmb"]["greedy"]["n"] == 8
+    with pytest.raises(ValueError, match="no hh-rlhf item"):
+        run(["hh-rlhf"], ScriptedJudge(), [1], DATA, tmp_path / "c", model="x", limit=None,
+            items_of=tmp_path / "a" / "results.jsonl")  # fmt: skip
+
+
+def _counted(items: list[Item], aggregate=None):
+    return Benchmark("counted", lambda root: items, **({"aggregate": aggregate} if aggregate else {}))
+
+
+COUNTED = [  # the scripted judge gives 'right' 10 and every other response 2
+    Item(id="p1", query="q1", responses=["right", "bad"], best=0, meta={"subset": "a"}),  # right
+    Item(id="p2", query="q2", responses=["bad", "right"], best=0, meta={"subset": "a"}),  # wrong
+    Item(id="p3", query="q3", responses=["right", "right"], best=1, meta={"subset": "a"}),  # a tie
+    Item(id="b1", query="q4", responses=["bad", "bad", "right"], best=2, meta={"subset": "b"}),  # right
+]
+
+
+@pytest.mark.parametrize(
+    ("ties", "aggregate", "score", "subset_a"),
+    [
+        ("strict", None, 2 / 4, 1 / 3),  # the tie is wrong: 2 of 4 items
+        ("strict", mean_of_subsets, (1 / 3 + 1) / 2, 1 / 3),  # a: 1 of 3, b: 1 of 1
+        ("random", None, 3 / 4, 2 / 3),  # the tie's seeded coin picks response 1 (checked below)
+    ],
+)
+def test_eval_metrics_match_counts_made_by_hand(tmp_path: Path, monkeypatch, ties, aggregate, score, subset_a):
+    from conftest import ScriptedJudge
+
+    from spct.eval import run as eval_run
+
+    monkeypatch.setitem(eval_run.BENCHMARKS, "counted", _counted(COUNTED, aggregate))
+    results = eval_run.run(["counted"], ScriptedJudge(), [1], DATA, tmp_path, model="s", limit=None, ties=ties)
+    greedy = results["benchmarks"]["counted"]["greedy"]
+    assert greedy["n"] == 4 and greedy["score"] == pytest.approx(score)
+    assert greedy["subsets"] == pytest.approx({"a": subset_a, "b": 1.0})
+    if ties == "random":
+        assert random.Random(0).choice([0, 1]) == 1  # the coin the tie at p3 was broken by
+
+
+def test_a_lone_response_among_pairs_is_right_when_its_score_rounds_to_the_rating(tmp_path: Path, monkeypatch):
+    from conftest import RESPONSE
+
+    from spct.eval import run as eval_run
+
+    lone = [
+        Item(id="r1", query="q", responses=["right"], rating=1, meta={"subset": "one"}),  # scored 1: right
+        Item(id="r0", query="q", responses=["bad"], rating=1, meta={"subset": "one"}),  # scored 0: wrong
+        Item(id="r2", query="q", responses=["bad"], rating=0, meta={"subset": "one"}),  # scored 0: right
+    ]
+
+    (tmp_path / "judge").mkdir()  # a model whose card names the binary template for lone responses
+    (tmp_path / "judge" / "spct.json").write_text(
+        json.dumps({"templates": PAPER_TEMPLATES | {"binary_template": "binary"}})
+    )
+
+    class Judge:  # 'right' gets the top of the template's scale (10, or 1 on the binary 0-1 one)
+        model_id = str(tmp_path / "judge")
+
+        def generate(self, prompts, sampling):
+            out = []
+            for p in prompts:
+                shown = RESPONSE.findall(p[0]["content"])
+                top, low = (10, 2) if len(shown) > 1 else (1, 0)
+                text = format_judgment([], "c", [top if r == "right" else low for r in shown])
+                out.append([Completion(text, "stop", n_tokens=5)] * sampling.n)
+            return out
+
+    monkeypatch.setitem(eval_run.BENCHMARKS, "counted", _counted(COUNTED[:1] + lone))
+    results = eval_run.run(["counted"], Judge(), [1], DATA, tmp_path / "run", model="s", limit=None, ties="strict")
+    greedy = results["benchmarks"]["counted"]["greedy"]
+    assert greedy["parsed"] == 1.0 and greedy["subsets"] == pytest.approx({"a": 1.0, "one": 2 / 3})
+
+
 def test_hh_rlhf_and_realmistake_load_from_the_real_files():
     from spct.eval.benchmarks import hh_rlhf, realmistake
 
@@ -195,7 +285,7 @@ def test_ppe_loads_its_published_formats(tmp_path: Path):
         (tmp_path / "ppe" / source).mkdir()
         write(tmp_path / "ppe" / source)
     items = ppe.load_correctness(tmp_path)
-    assert Counter(it.meta["subset"] for it in items) == dict.fromkeys(ppe.CORRECTNESS, 2)
+    assert Counter(it.meta["subset"] for it in items) == dict.fromkeys(ppe.CORRECTNESS_HUB, 2)
     assert {(it.responses[it.best], it.responses[1 - it.best]) for it in items} == {("4", "5"), ("four", "5")}
     bad = dict(row, scores=[True, True, True])
     (tmp_path / "ppe" / "math" / "train.jsonl").write_text(json.dumps(bad) + "\n")
@@ -215,7 +305,7 @@ def test_without_files_the_hub_is_asked_by_name(tmp_path: Path, monkeypatch: pyt
 
     def hub(name: str, split: str):
         asked.append((name, split))
-        if name != ppe.PREFERENCE:
+        if name != ppe.PREFERENCE_HUB:
             raise ConnectionError("no network")
         return datasets.Dataset.from_list(
             [
@@ -231,7 +321,7 @@ def test_without_files_the_hub_is_asked_by_name(tmp_path: Path, monkeypatch: pyt
 
     monkeypatch.setattr(datasets, "load_dataset", hub)
     items = ppe.load_preference(tmp_path)
-    assert asked == [(ppe.PREFERENCE, "test")] and items[0].responses[items[0].best] == "y"
+    assert asked == [(ppe.PREFERENCE_HUB, "test")] and items[0].responses[items[0].best] == "y"
     assert items[0].conversation[-1].content == "hi"
     with pytest.raises(
         FileNotFoundError,

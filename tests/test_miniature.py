@@ -9,7 +9,6 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from spct import GRM
-from spct.eval.miniature import compare, evaluate, write_report
 from spct.grm import MINIATURE_MODEL
 from spct.miniature.teacher import TeacherNoise
 from spct.miniature.tokenizer import tiny_causal_lm
@@ -54,21 +53,25 @@ def test_toy_build_trains_and_evaluates(tmp_path):
     )
     assert not torch.equal(trained.model.layers[0].mlp.up_proj.weight, init.model.layers[0].mlp.up_proj.weight)
 
-    rows, _ = evaluate(str(out), items=6, k=2, run_dir=str(tmp_path / "eval"))
-    overall = next(r for r in rows if r["family"] == "all")
-    assert overall["items"] == 6 and set(overall) >= {"parse greedy", "greedy", "vote@1", "vote@2"}
-    write_report(rows, tmp_path / "mini.md", model=str(out), k=2, seconds=1.0)
-    assert "| family | n | items |" in (tmp_path / "mini.md").read_text() and (tmp_path / "mini.png").stat().st_size > 0
-    # a rerun reads the judgments back instead of judging again
-    assert evaluate(str(out), items=6, k=2, run_dir=str(tmp_path / "eval"))[0] == rows
+    # `spct eval miniature`: strict accuracy and a table per family, from judgments a rerun reads back
+    from spct.backends.base import load_backend
+    from spct.eval.run import run, write_table
 
+    engine = load_backend("hf", str(out))
+    flags = {"model": str(out), "limit": 1, "ties": "strict", "subset_tables": True}
+    results = run(["miniature"], engine, [1, 2], tmp_path, tmp_path / "eval", **flags)
+    rows = results["benchmarks"]["miniature"]
+    families = {it.meta["family"] for it in generate(400, "test", 0)}
+    assert set(rows) == {"greedy", "voting@1", "voting@2"} and set(rows["greedy"]["subsets"]) == families
+    assert rows["greedy"]["n"] == len(families) and 0.0 <= rows["greedy"]["parsed"] <= 1.0
+    assert "miniature by subset:" in (tmp_path / "eval" / "results.md").read_text()
     # meta-RM voting from the same judgments (any sequence classifier: here the toy GRM under a new head)
-    with_meta, _ = evaluate(str(out), items=6, k=2, run_dir=str(tmp_path / "eval"), meta_rm=str(out))
-    for plain, meta in zip(rows, with_meta, strict=True):
-        assert {c: v for c, v in meta.items() if not c.startswith("meta@")} == plain and 0 <= meta["meta@2"] <= 1
-    table = compare({"toy": tmp_path / "eval", "toy again": tmp_path / "eval"}, tmp_path / "results.md", k=2)
-    assert [r["stage"] for r in table] == ["toy", "toy again"] and table[0]["meta@2"] == with_meta[0]["meta@2"]
-    assert "| toy again |" in (tmp_path / "results.md").read_text() and (tmp_path / "results.png").stat().st_size > 0
+    with_meta = run(["miniature"], engine, [1, 2], tmp_path, tmp_path / "eval", meta_rm=str(out), **flags)
+    meta_rows = with_meta["benchmarks"]["miniature"]
+    assert {s: r for s, r in meta_rows.items() if s != "meta@2"} == rows and 0.0 <= meta_rows["meta@2"]["score"] <= 1
+    write_table([results, with_meta], tmp_path / "both.md", subsets=True)  # what `spct report --table` writes
+    table = (tmp_path / "both.md").read_text()
+    assert table.count("| mini | greedy |") == 4 and "| mini | meta@2 |" in table  # main table and by family
 
 
 @pytest.mark.slow

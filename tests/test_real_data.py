@@ -11,8 +11,8 @@ import torch
 
 from spct.core.items import Item
 from spct.core.parse import parse_judgment
-from spct.eval.benchmarks import query_text, realmistake, rewardbench
-from spct.eval.reasoning import is_right, load_gsm8k
+from spct.eval.benchmarks import gsm8k, query_text, realmistake, rewardbench
+from spct.eval.reasoning import is_right
 from spct.grm import COMPACT_TEMPLATES, GRM, MINIATURE_MODEL
 from spct.train.cold_start import rule_judgment
 from spct.train.data import training_items
@@ -81,7 +81,7 @@ def test_a_stage_draws_its_items_across_sources_and_a_larger_draw_extends_a_smal
 
 def test_verifiable_items_are_labelled_by_checking_the_answer(built):
     out, _ = built
-    problems = {p.query: p for p in load_gsm8k(DATA)}
+    problems = {p.query: p for p in gsm8k.load(DATA)}
     gsm = [it for name in ("train", "validation", "test") for it in split(out, name) if it.meta["source"] == "gsm8k"]
     assert any(it.best is not None for it in gsm) and any(it.rating is not None for it in gsm)
     for it in gsm:

@@ -11,24 +11,25 @@ import pytest
 from conftest import ScriptedJudge
 
 from spct.eval import reasoning as R
+from spct.eval.benchmarks import gsm8k, humaneval, math500
 from spct.grm import GRM
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def test_answer_checkers():
-    assert R.final_number("So 3 + 4 = 7.\nThe answer is 1,234.") == "1234"
-    assert R.final_number("costs $18.50 in all") == "18.5" and R.final_number("no number") == ""
-    assert R.last_boxed(r"first \boxed{1}, then \boxed{\frac{1}{2}} done") == r"\frac{1}{2}"
-    assert R.last_boxed(r"\boxed{unclosed") is None
-    assert R.normalise_math(r"\left( 3, \dfrac{\pi}{2} \right)") == r"(3,\frac{\pi}{2})"
-    assert R.passes("def f(): return 1\nassert f() == 1") and not R.passes("assert False")
-    assert not R.passes("while True: pass", timeout=1.0)  # a looping candidate is wrong, not a hang
+    assert gsm8k.final_number("So 3 + 4 = 7.\nThe answer is 1,234.") == "1234"
+    assert gsm8k.final_number("costs $18.50 in all") == "18.5" and gsm8k.final_number("no number") == ""
+    assert math500.last_boxed(r"first \boxed{1}, then \boxed{\frac{1}{2}} done") == r"\frac{1}{2}"
+    assert math500.last_boxed(r"\boxed{unclosed") is None
+    assert math500.normalise_math(r"\left( 3, \dfrac{\pi}{2} \right)") == r"(3,\frac{\pi}{2})"
+    assert humaneval.passes("def f(): return 1\nassert f() == 1") and not humaneval.passes("assert False")
+    assert not humaneval.passes("while True: pass", timeout=1.0)  # a looping candidate is wrong, not a hang
 
 
 @pytest.mark.parametrize("name", ["gsm8k", "math500", "humaneval"])
 def test_synthetic_candidates_are_right_or_verified_wrong(name: str):
-    problems = R.BENCHMARKS[name](DATA)
+    problems = R.TASKS[name](DATA)
     assert len(problems) == {"gsm8k": 1319, "math500": 500, "humaneval": 164}[name]
     for p in random.Random(1).sample(problems, 4):
         wrong = R.wrong_variants(p, problems, random.Random(p.id))
@@ -40,7 +41,7 @@ def test_synthetic_candidates_are_right_or_verified_wrong(name: str):
 
 
 def test_selection_by_a_perfect_judge_reaches_the_oracle_and_resumes(tmp_path: Path):
-    references = {p.reference for p in R.load_gsm8k(DATA)}
+    references = {p.reference for p in gsm8k.load(DATA)}
     judge = ScriptedJudge(good=references.__contains__)  # knows the right solutions, judged in pairs
     grm = GRM(backend=judge)
     results = R.run(["gsm8k"], grm, DATA, tmp_path, n=4, p_right=0.4, limit=12, group_size=2)
@@ -61,7 +62,7 @@ def test_selection_by_a_perfect_judge_reaches_the_oracle_and_resumes(tmp_path: P
 
 
 def test_majority_follows_the_most_common_answer():
-    p = R.load_gsm8k(DATA)[0]  # the answer is 18
+    p = gsm8k.load(DATA)[0]  # the answer is 18
     cands = ["x\nThe answer is 9.", "y\nThe answer is 18.", "z\nThe answer is 9.", "The answer is 17."]
     assert R.majority(p, cands, random.Random(0)) == 0
 

@@ -15,6 +15,7 @@ from matplotlib.image import imread
 
 from spct.core.items import Item
 from spct.eval import run as eval_run
+from spct.eval.benchmarks import Benchmark
 
 HOSTILE = '<img src=x onerror="document.title=1"></script><b>bold</b>'
 
@@ -66,8 +67,8 @@ def _chromium(args: list[str], tmp: Path) -> str:
 def page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     from spct.eval.report import write_html
 
-    monkeypatch.setitem(eval_run.BENCHMARKS, "toy-a", _toy("a", wrong=2))
-    monkeypatch.setitem(eval_run.BENCHMARKS, "toy-b", _toy("b", wrong=1))
+    monkeypatch.setitem(eval_run.BENCHMARKS, "toy-a", Benchmark("toy-a", _toy("a", wrong=2)))
+    monkeypatch.setitem(eval_run.BENCHMARKS, "toy-b", Benchmark("toy-b", _toy("b", wrong=1)))
     eval_run.run(["toy-a", "toy-b"], ScriptedJudge(), [1, 2], tmp_path, tmp_path / "run", model="scripted", limit=None)
     write_html([tmp_path / "run" / "results.jsonl"], tmp_path / "report.html")
     return tmp_path / "report.html"

@@ -165,7 +165,9 @@ def test_grpo_steps_change_the_weights_with_the_accuracy_reward(rft_run: Path, t
     assert not unchanged(weights(rft_run / "model"), weights(model))
     card = json.loads((model / "grpo.json").read_text())
     rewards = [r["rewards/judgment_accuracy/mean"] for r in card["log"] if "rewards/judgment_accuracy/mean" in r]
-    assert rewards and all(-1.0 <= r <= 1.0 for r in rewards)
+    completions = 4 * cfg.max_steps  # one group of four a step, averaged into one log line (logging_steps 5 > 3)
+    (mean,) = rewards  # so the mean of 12 +1/-1 rewards: 2 * (right ones) / 12 - 1
+    assert round(completions * (mean + 1) / 2, 6).is_integer()
     assert (model / "spct.json").is_file()
 
 
@@ -244,8 +246,10 @@ def test_meta_rm_trains_on_rft_trajectories_and_scores_judgments(rft_run: Path, 
         learning_rate=1e-3,
     )
     model = run(cfg)
-    trained = weights(model)
-    assert "score.weight" in trained
+    trained, base = weights(model), weights(Path(MINIATURE_MODEL))
+    backbone = base.keys() & trained.keys()
+    assert "score.weight" in trained and len(backbone) > 10  # the head on the GRM's own backbone
+    assert not unchanged({k: base[k] for k in backbone}, {k: trained[k] for k in backbone})  # trained in full
     meta = MetaRM(str(model))
     grm = GRM(MINIATURE_MODEL, max_new_tokens=160, meta_rm=meta)
     item = Item(id="m", query="What is 47 + 38?", responses=["85", "75", "84"], best=0)
@@ -253,7 +257,9 @@ def test_meta_rm_trains_on_rft_trajectories_and_scores_judgments(rft_run: Path, 
     assert j.strategy == "meta" and all(s.meta_score is not None for s in j.samples if s.ok)
     assert sum(s.in_vote for s in j.samples) == min(2, sum(s.ok for s in j.samples))
     card = json.loads((model / "meta_rm.json").read_text())
-    assert 0 < card["positive"] < card["examples"]
+    assert card["log"] and card["examples"] == sum(
+        len([t for t in r["trajectories"] if not t["hinted"]]) for r in records
+    )
 
 
 @pytest.mark.slow
@@ -324,25 +330,40 @@ def test_accelerate_launch_runs_rft_then_grpo_on_two_cpu_processes(tmp_path: Pat
     assert steps and max(steps) == 2  # (whether 2 steps move the weights is the single-process test's question)
 
 
+def sum_judgments(a: int, b: int) -> tuple[Item, Sample, Sample]:
+    """An addition with the right sum and one ten off, a judgment that checks it and one that
+    takes the wrong sum for right (each consistent with its own scores)."""
+    right_sum, wrong_sum = a + b, a + b + 10
+    item = Item(
+        id=f"{a}+{b}", query=f"What is {a} + {b}?", responses=[f"It is {right_sum}.", f"It is {wrong_sum}."], best=0
+    )
+
+    def judged(claim: int, scores: list[int]) -> Sample:
+        said = 1 if claim == right_sum else 2
+        critique = f"{a} + {b} = {claim}. Response {said} says {claim}: correct."
+        return Sample(order=[0, 1], text=format_judgment([Principle(text="Correct sum", weight=100)], critique, scores))
+
+    return item, judged(right_sum, [9, 2]), judged(wrong_sum, [2, 9])
+
+
 @pytest.mark.slow
-def test_the_meta_rm_ranks_a_correct_judgment_above_an_incorrect_one_after_training(tmp_path: Path):
+def test_the_meta_rm_ranks_judgments_of_items_it_did_not_train_on_better_after_training(tmp_path: Path):
+    import random
+
     from spct.scaling.meta_rm import meta_messages
     from spct.train.heads import train_bce_head
 
-    item = Item(id="m", query="What is 47 + 38?", responses=["It comes to 85.", "It comes to 75."], best=0)
-    right = Sample(
-        order=[0, 1],
-        text=format_judgment(
-            [Principle(text="Correct sum", weight=100)], "47 + 38 = 85. Response 1 says 85: correct.", [9, 2]
-        ),
-    )
-    wrong = Sample(
-        order=[0, 1],
-        text=format_judgment(
-            [Principle(text="Correct sum", weight=100)], "47 + 38 = 75. Response 2 says 75: correct.", [2, 9]
-        ),
-    )
-    examples = [(meta_messages(item, right), 1), (meta_messages(item, wrong), 0)] * 8
+    rng = random.Random(0)
+    sums = rng.sample([(a, b) for a in range(10, 60) for b in range(10, 40)], 40)
+    train, held_out = [sum_judgments(a, b) for a, b in sums[:24]], [sum_judgments(a, b) for a, b in sums[24:]]
+
+    def ranked(model: str) -> float:  # the share of held-out items whose right judgment scores higher
+        scores = MetaRM(model).score([(item, s) for item, right, wrong in held_out for s in (right, wrong)])
+        return sum(r > w for r, w in zip(scores[::2], scores[1::2], strict=True)) / len(held_out)
+
+    examples = [
+        ex for item, right, wrong in train for ex in ((meta_messages(item, right), 1), (meta_messages(item, wrong), 0))
+    ]
     model = train_bce_head(
         MINIATURE_MODEL,
         examples,
@@ -356,5 +377,6 @@ def test_the_meta_rm_ranks_a_correct_judgment_above_an_incorrect_one_after_train
         card={},
         card_name="meta_rm.json",
     )
-    correct_score, wrong_score = MetaRM(str(model)).score([(item, right), (item, wrong)])
-    assert correct_score > wrong_score
+    torch.manual_seed(0)  # the untrained head's initialisation
+    before, after = ranked(MINIATURE_MODEL), ranked(str(model))  # the GRM under an untrained head, then trained
+    assert after >= 0.8 and after > before + 0.2, (before, after)

@@ -39,7 +39,9 @@ def score_range(item) -> tuple[int, int]:
 
 
 def test_generator_is_deterministic():
-    dump = lambda items: [item.model_dump() for item in items]  # noqa: E731
+    def dump(items):
+        return [item.model_dump() for item in items]
+
     assert dump(generate(200, "train", seed=1)) == dump(generate(200, "train", seed=1))
     assert dump(generate(200, "train", seed=1)) != dump(generate(200, "train", seed=2))
 

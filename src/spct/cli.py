@@ -20,8 +20,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from spct.core.defaults import DEFAULT_BASE_URL, SCORING
 from spct.core.items import Item, Judgment
-from spct.grm import COMPACT_TEMPLATES, DEFAULT_MODEL, GRM, MINIATURE_MODEL
+from spct.grm import COMPACT_TEMPLATES, DEFAULT_MODEL, GRM
 from spct.io import InputError, JsonlWriter, done_ids, read_items
 from spct.scaling.cache import CacheError
 from spct.scaling.strategies import STRATEGIES
@@ -74,7 +75,7 @@ def score(
     output: Annotated[Path, typer.Option("--output", "-o", help="JSONL of judgments, appended as they finish")],
     model: Annotated[str, typer.Option(help="local folder, hub name, or served model name")] = DEFAULT_MODEL,
     backend: Annotated[str, typer.Option(help="hf (in-process) or openai (any OpenAI-compatible server)")] = "hf",
-    base_url: Annotated[str, typer.Option(help="openai backend: server address")] = "http://127.0.0.1:8000/v1",
+    base_url: Annotated[str, typer.Option(help="openai backend: server address")] = DEFAULT_BASE_URL,
     samples: Annotated[int, typer.Option("--samples", "-k", help="sampled judgments per item, voted")] = 1,
     strategy: Annotated[
         str | None, typer.Option(help="greedy, voting, meta or adaptive; default greedy for k = 1, else voting")
@@ -83,17 +84,17 @@ def score(
     k_meta: Annotated[int | None, typer.Option(help="strategy meta: judgments kept (default k // 2)")] = None,
     confidence: Annotated[
         float, typer.Option(help="strategy adaptive: stop when the vote holds with this probability (1 = surely)")
-    ] = 0.95,
-    round_size: Annotated[int, typer.Option(help="strategy adaptive: draws per round")] = 4,
+    ] = SCORING.confidence,
+    round_size: Annotated[int, typer.Option(help="strategy adaptive: draws per round")] = SCORING.round_size,
     per_order: Annotated[int, typer.Option(help="draws sharing one response order and prompt prefill")] = 1,
     cache: Annotated[Path | None, typer.Option(help="SQLite cache of completions, reused across runs")] = None,
     temperature: Annotated[
         float | None, typer.Option(help="default: greedy for k = 1, 0.5 for k > 1 (the paper's)")
     ] = None,
-    top_p: Annotated[float, typer.Option()] = 1.0,
-    seed: Annotated[int, typer.Option(help="seeds response shuffling and sampling")] = 0,
-    max_new_tokens: Annotated[int, typer.Option()] = 512,
-    batch_size: Annotated[int, typer.Option(help="items per backend call")] = 8,
+    top_p: Annotated[float, typer.Option()] = SCORING.top_p,
+    seed: Annotated[int, typer.Option(help="seeds response shuffling and sampling")] = SCORING.seed,
+    max_new_tokens: Annotated[int, typer.Option()] = SCORING.max_new_tokens,
+    batch_size: Annotated[int, typer.Option(help="items per backend call")] = SCORING.batch_size,
     template: Annotated[
         str | None, typer.Option(help="pointwise, binary, compact, or a Jinja file; default: the model's own")
     ] = None,
@@ -191,7 +192,7 @@ def score(
 def serve_command(
     model: Annotated[str, typer.Option(help="local folder, hub name, or served model name")] = DEFAULT_MODEL,
     backend: Annotated[str, typer.Option(help="hf (in-process) or openai (any OpenAI-compatible server)")] = "hf",
-    base_url: Annotated[str, typer.Option(help="openai backend: server address")] = "http://127.0.0.1:8000/v1",
+    base_url: Annotated[str, typer.Option(help="openai backend: server address")] = DEFAULT_BASE_URL,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     token: Annotated[str | None, typer.Option(envvar="SPCT_TOKEN", help="bearer token every call must send")] = None,
@@ -287,20 +288,28 @@ def eval_command(
         str, typer.Option(help="local folder, hub name, served model name, or a baseline folder")
     ] = DEFAULT_MODEL,
     backend: Annotated[str, typer.Option(help="hf (in-process) or openai (any OpenAI-compatible server)")] = "hf",
-    base_url: Annotated[str, typer.Option(help="openai backend: server address")] = "http://127.0.0.1:8000/v1",
+    base_url: Annotated[str, typer.Option(help="openai backend: server address")] = DEFAULT_BASE_URL,
     samples: Annotated[str, typer.Option(help="k values of voting, comma-separated; 1 alone: greedy only")] = "1,2,4,8",
     meta_rm: Annotated[str | None, typer.Option(help="meta RM folder: adds meta-RM voting@k (keeping k // 2)")] = None,
     data: Annotated[Path, typer.Option(help="folder of the benchmark files")] = Path("../shared/data"),
     out: Annotated[Path, typer.Option(help="judgments (resumable) and results")] = Path("runs/eval"),
     limit: Annotated[int | None, typer.Option(help="items per subset (the same ones every run)")] = None,
-    batch_size: Annotated[int, typer.Option(help="items per backend call")] = 8,
-    max_new_tokens: Annotated[int, typer.Option()] = 512,
+    batch_size: Annotated[int, typer.Option(help="items per backend call")] = SCORING.batch_size,
+    max_new_tokens: Annotated[int, typer.Option()] = SCORING.max_new_tokens,
     max_prompt_tokens: Annotated[
         int | None,
         typer.Option(
             help="hf backend: leave out (and count) items whose prompt is longer, e.g. the window the GRM was trained"
         ),
     ] = None,
+    items_of: Annotated[
+        Path | None,
+        typer.Option(help="judge exactly the items of an earlier run (its results.jsonl): a paired comparison"),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option(help="a tie at the top is wrong (the training rule), not broken at random as the paper")
+    ] = False,
+    subsets: Annotated[bool, typer.Option(help="results.md: a table per subset too (miniature: per family)")] = False,
 ) -> None:
     """The paper's table for one model: results.json, results.md, results.png and results.jsonl under OUT."""
     from spct.backends.base import load_backend
@@ -324,6 +333,9 @@ def eval_command(
         max_new_tokens=max_new_tokens,
         meta_rm=meta_rm,
         max_prompt_tokens=max_prompt_tokens,
+        items_of=items_of,
+        ties="strict" if strict else "random",
+        subset_tables=subsets,
     )
     Console().print((out / "results.md").read_text())
 
@@ -333,6 +345,7 @@ def report_command(
     runs: Annotated[list[Path], typer.Argument(help="`spct eval` output folders, or their results.jsonl")],
     html: Annotated[Path | None, typer.Option(help="write one self-contained page of every item here")] = None,
     table: Annotated[Path | None, typer.Option(help="write the runs' rows as one Markdown table here")] = None,
+    subsets: Annotated[bool, typer.Option(help="--table: a table per subset too (the miniature's families)")] = False,
 ) -> None:
     """Read `spct eval` results: every judgment on one HTML page, or several runs in one table."""
     import json
@@ -347,7 +360,7 @@ def report_command(
         write_html([f / "results.jsonl" for f in folders], html)
         Console().print(f"wrote {html}")
     if table is not None:
-        write_table([json.loads((f / "results.json").read_text()) for f in folders], table)
+        write_table([json.loads((f / "results.json").read_text()) for f in folders], table, subsets=subsets)
         Console().print(table.read_text())
 
 
@@ -356,7 +369,7 @@ def reasoning_command(
     benchmarks: Annotated[list[str], typer.Argument(help="gsm8k, math500, humaneval")],
     model: Annotated[str, typer.Option(help="the GRM: local folder, hub name, or served model name")] = DEFAULT_MODEL,
     backend: Annotated[str, typer.Option(help="hf (in-process) or openai (any OpenAI-compatible server)")] = "hf",
-    base_url: Annotated[str, typer.Option(help="openai backend: server address")] = "http://127.0.0.1:8000/v1",
+    base_url: Annotated[str, typer.Option(help="openai backend: server address")] = DEFAULT_BASE_URL,
     n: Annotated[int, typer.Option(help="candidates per problem (synthetic ones)")] = 4,
     p_right: Annotated[float, typer.Option(help="chance that a synthetic candidate is right")] = 0.4,
     candidates: Annotated[Path | None, typer.Option(help="JSONL of {id, candidates}: your policy's samples")] = None,
@@ -551,43 +564,6 @@ def miniature_build(
     )
     path = build(cfg)
     console.print(f"miniature GRM written to {path}")
-
-
-@miniature.command("eval")
-def miniature_eval(
-    model: Annotated[str, typer.Option()] = MINIATURE_MODEL,
-    items: Annotated[int, typer.Option(help="held-out test items")] = 400,
-    k: Annotated[int, typer.Option(help="largest k; smaller k are subsets of the same samples")] = 8,
-    run_dir: Annotated[str, typer.Option(help="judgments, resumable")] = "runs/miniature-eval",
-    doc: Annotated[Path, typer.Option(help="Markdown report; the PNG goes beside it")] = Path("docs/miniature.md"),
-    batch_size: Annotated[int, typer.Option(help="prompts per forward pass (larger on a GPU)")] = 8,
-    meta_rm: Annotated[str | None, typer.Option(help="a meta RM: adds meta-RM voting@k (top k/2 kept)")] = None,
-) -> None:
-    """Parse rate, greedy and voting@k accuracy per family and n on the test split (a scalar
-    baseline of `spct train baseline`: its accuracy)."""
-    from spct.eval.miniature import evaluate, write_report
-
-    rows, seconds = evaluate(model, items=items, k=k, run_dir=run_dir, batch_size=batch_size, meta_rm=meta_rm)
-    write_report(rows, doc, model=model, k=k, seconds=seconds)
-    Console().print(doc.read_text())
-
-
-@miniature.command("compare")
-def miniature_compare(
-    stages: Annotated[list[str], typer.Argument(help="NAME=RUN_DIR of `spct miniature eval` runs, in order")],
-    doc: Annotated[Path, typer.Option(help="Markdown report; the PNG goes beside it")] = Path("docs/results.md"),
-    k: Annotated[int, typer.Option(help="the k of the runs' sampling pass")] = 8,
-) -> None:
-    """Training stages and baselines side by side: greedy, vote@k, meta-RM vote@k."""
-    from spct.eval.miniature import compare
-
-    pairs = [s.split("=", 1) for s in stages]
-    if bad := [
-        s for s, p in zip(stages, pairs, strict=True) if len(p) != 2 or not (Path(p[1]) / "rows.json").is_file()
-    ]:
-        raise typer.BadParameter(f"expected NAME=RUN_DIR with RUN_DIR/rows.json, got {bad}")
-    compare({name: Path(run) for name, run in pairs}, doc, k=k)
-    Console().print(doc.read_text())
 
 
 if __name__ == "__main__":  # accelerate launch -m spct.cli ...

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from spct.backends.base import Backend, BackendError, Completion, CountsTokens, Sampling, load_backend
+from spct.core.defaults import SCORING
 from spct.core.items import Item, Judgment, Message, Sample
 from spct.core.prompts import PromptTemplate
 from spct.core.vote import make_sample, sample_orders, vote
@@ -93,9 +94,9 @@ class GRM:
         template: str | PromptTemplate | None = None,
         principles: Sequence[str] = (),
         temperature: float | None = None,
-        top_p: float = 1.0,
-        max_new_tokens: int = 512,
-        seed: int = 0,
+        top_p: float = SCORING.top_p,
+        max_new_tokens: int = SCORING.max_new_tokens,
+        seed: int = SCORING.seed,
         shuffle: bool = True,
         per_order: int = 1,
         lenient: bool = False,
@@ -148,7 +149,9 @@ class GRM:
         return self.backend.prompt_tokens(prompts)
 
     def temperature_for(self, samples: int) -> float:
-        return self.temperature if self.temperature is not None else (0.0 if samples == 1 else 0.5)
+        if self.temperature is not None:
+            return self.temperature
+        return 0.0 if samples == 1 else SCORING.sampled_temperature
 
     # -- drawing samples -------------------------------------------------------------------------
 
@@ -243,8 +246,8 @@ class GRM:
         strategy: str | None = None,
         *,
         k_meta: int | None = None,
-        round_size: int = 4,
-        confidence: float = 0.95,
+        round_size: int = SCORING.round_size,
+        confidence: float = SCORING.confidence,
     ) -> list[Judgment]:
         """Judge a batch of items with `samples` = k draws each. strategy None: greedy for k = 1,
         voting otherwise. "meta" keeps the top k_meta (default k // 2) by the meta RM;
@@ -297,7 +300,7 @@ class GRM:
         return drawn
 
     def score_items(
-        self, items: Iterable[Item], samples: int = 1, batch_size: int = 8, **strategy
+        self, items: Iterable[Item], samples: int = 1, batch_size: int = SCORING.batch_size, **strategy
     ) -> Iterator[Judgment]:
         """Judgments in input order, `batch_size` items per backend call, yielded as each call ends."""
         it = iter(items)

@@ -1,5 +1,5 @@
 """Long judging jobs: judgments appended to a JSONL as they finish, read back on a rerun, so a
-cut job resumes where it stopped. Shared by every evaluation (`spct eval`, the miniature report).
+cut job resumes where it stopped. What `spct eval` judges with.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def judge_to(
     temperature: float,
     path: Path,
     batch_size: int,
-    max_new_tokens: int = 256,
+    max_new_tokens: int,
 ) -> dict[str, Judgment]:
     """Judgments of `items`, read back from `path` where a previous run left them (and written as
     they finish, so that a rerun resumes)."""

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import openai
 
 from spct.backends.base import BackendError, Completion, Messages, Sampling
+from spct.core.defaults import DEFAULT_BASE_URL
 
 
 class OpenAIBackend:
@@ -27,12 +28,11 @@ class OpenAIBackend:
         self,
         model: str,
         *,
-        base_url: str = "http://127.0.0.1:8000/v1",
+        base_url: str = DEFAULT_BASE_URL,
         api_key: str | None = None,
         max_concurrency: int = 16,
         timeout: float = 120.0,
         max_retries: int = 4,
-        extra_body: dict | None = None,
         circuit_after: int = 3,
     ):
         self.model_id = model
@@ -41,7 +41,6 @@ class OpenAIBackend:
         self.max_concurrency = max_concurrency
         self.timeout = timeout
         self.max_retries = max_retries
-        self.extra_body = extra_body
         self.ignores_n = False  # learnt from the first answer with fewer choices than asked
         self.circuit_after = circuit_after
         self.failures_in_a_row = 0
@@ -118,7 +117,6 @@ class OpenAIBackend:
                     top_p=sampling.top_p,
                     max_tokens=sampling.max_new_tokens,
                     seed=None if sampling.seed is None else sampling.seed + seed_offset,
-                    extra_body=self.extra_body,
                 )
             except openai.APIConnectionError as e:  # also timeouts; raised once the retries are spent
                 raise self._failed(

@@ -50,17 +50,17 @@ class PromptTemplate:
     score_range: tuple[int, int] = (1, 10)
 
     @classmethod
-    def load(cls, name_or_path: str | Path, score_range: tuple[int, int] | None = None) -> PromptTemplate:
-        """A built-in template by name, or a Jinja file of the user's (scores 1..10 unless told)."""
+    def load(cls, name_or_path: str | Path) -> PromptTemplate:
+        """A built-in template by name, or a Jinja file of the user's (scores 1..10)."""
         if str(name_or_path) in BUILTIN_RANGES:
             name = str(name_or_path)
-            return cls(name, _builtin_source(name), score_range or BUILTIN_RANGES[name])
+            return cls(name, _builtin_source(name), BUILTIN_RANGES[name])
         path = Path(name_or_path)
         if not path.is_file():
             raise FileNotFoundError(
                 f"template {str(name_or_path)!r} is neither a built-in ({', '.join(BUILTIN_RANGES)}) nor a file"
             )
-        return cls(path.stem, path.read_text(), score_range or (1, 10))
+        return cls(path.stem, path.read_text())
 
     @cached_property
     def _compiled(self) -> jinja2.Template:

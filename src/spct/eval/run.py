@@ -19,47 +19,33 @@ from __future__ import annotations
 import json
 import random
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 
 from spct.backends.base import Backend
+from spct.core.defaults import SCORING
 from spct.core.items import Item, Judgment
-from spct.core.vote import judgment_correct
-from spct.eval.benchmarks import hh_rlhf, ppe, query_text, realmistake, rewardbench, rmb, training_split
-from spct.eval.metrics import bootstrap, outcome, overall, roc_auc, section_scores
+from spct.core.vote import is_correct, judgment_correct
+from spct.eval.benchmarks import Benchmark, hh_rlhf, miniature, ppe, realmistake, rewardbench, rmb
+from spct.eval.metrics import bootstrap, outcome, overall, roc_auc
+from spct.eval.report import estimate, figure, markdown_table
 from spct.jobs import judge_to
-from spct.miniature.world import generate
 from spct.scaling.curves import SUBSETS, meta_at, vote_at
 
-
-def _miniature(root: Path) -> list[Item]:
-    return [it.model_copy(update={"meta": {**it.meta, "subset": it.meta["family"]}}) for it in generate(400, "test", 0)]
-
-
-def _test_split(load: Callable[[Path], list[Item]]) -> Callable[[Path], list[Item]]:
-    """A benchmark spct trains on, cut to its test split (`spct data build`): in-distribution."""
-    return lambda root: [it for it in load(root) if training_split(query_text(it)) == "test"]
-
-
-BENCHMARKS: dict[str, Callable[[Path], list[Item]]] = {
-    "rewardbench": rewardbench.load,
-    "ppe-preference": ppe.load_preference,
-    "ppe-correctness": ppe.load_correctness,
-    "rmb": rmb.load,
-    "hh-rlhf": hh_rlhf.load,
-    "realmistake": realmistake.load,
-    "miniature": _miniature,
-    "rmb-test": _test_split(rmb.load),
-    "hh-rlhf-test": _test_split(hh_rlhf.load),
+T = SCORING.sampled_temperature  # of the sampling pass every voting@k reads
+BENCHMARKS: dict[str, Benchmark] = {
+    b.name: b
+    for b in (
+        rewardbench.BENCHMARK,
+        ppe.PREFERENCE,
+        ppe.CORRECTNESS,
+        rmb.BENCHMARK,
+        hh_rlhf.BENCHMARK,
+        realmistake.BENCHMARK,
+        miniature.BENCHMARK,
+        rmb.TEST,
+        hh_rlhf.TEST,
+    )
 }
-OVERALL = {
-    "rewardbench": "RewardBench",
-    "ppe-preference": "PPE Preference",
-    "ppe-correctness": "PPE Correctness",
-    "rmb": "RMB",
-}
-RATED = {"realmistake"}  # single responses: ROC-AUC of the score against the label
-MEAN_OF_SUBSETS = {"rmb", "rmb-test", "ppe-correctness"}  # the benchmark's score is the mean of its parts
 
 
 def subsample(items: list[Item], limit: int | None, seed: int) -> list[Item]:
@@ -81,37 +67,29 @@ def within(items: list[Item], engine: Backend, max_prompt_tokens: int) -> list[I
     return [it for it, n in zip(items, lengths, strict=True) if n <= max_prompt_tokens]
 
 
+def _items_of(results: Path) -> set[tuple[str, str]]:
+    """(benchmark, id) of every item an earlier run judged."""
+    return {(r["benchmark"], r["id"]) for r in map(json.loads, results.read_text().splitlines())}
+
+
 def _mean_score(judgment: Judgment) -> float:
     return judgment.rewards[0] / judgment.n_valid if judgment.rewards else float("-inf")
 
 
-def summarise(name: str, items: list[Item], values: dict[str, float | None], seed: int) -> dict:
+def summarise(bench: Benchmark, items: list[Item], values: dict[str, float | None], seed: int) -> dict:
     """The benchmark's headline number with its count and interval, from one value per item: an
     outcome (1, 0 or a fraction) for accuracy, a score for ROC-AUC. Items without a value (a
     baseline that cannot judge them) are left out, and counted."""
     scored = [it for it in items if values[it.id] is not None]
-    result: dict = {"n": len(scored), "unjudged": len(items) - len(scored)}
-    if name in RATED:
-        return {
-            **result,
-            "metric": "ROC-AUC",
-            "score": roc_auc([values[it.id] for it in scored], [it.rating for it in scored]),
-        }
-    subsets: dict[str, list[float]] = defaultdict(list)
+    result: dict = {"n": len(scored), "unjudged": len(items) - len(scored), "metric": bench.metric}
+    if bench.metric == "ROC-AUC":
+        return {**result, "score": roc_auc([values[it.id] for it in scored], [it.rating for it in scored])}
+    by_subset: dict[str, list[float]] = defaultdict(list)
     for it in scored:
-        subsets[it.meta["subset"]].append(values[it.id])
-    accuracy = {s: sum(v) / len(v) for s, v in subsets.items()}
+        by_subset[it.meta["subset"]].append(values[it.id])
     est = bootstrap([values[it.id] for it in scored], seed=seed)
-    result.update(low=est.low, high=est.high, subsets=accuracy, metric="accuracy")
-    if name == "rewardbench":  # the mean of its sections (offline: Chat Hard and Reasoning only)
-        sections = section_scores(accuracy, {s: len(v) for s, v in subsets.items()})
-        sections.pop("RewardBench", None)
-        result.update(score=sum(sections.values()) / len(sections), sections=sections)
-    elif name in MEAN_OF_SUBSETS:
-        result["score"] = sum(accuracy.values()) / len(accuracy)
-    else:
-        result["score"] = est.value
-    return result
+    subsets = {s: sum(v) / len(v) for s, v in by_subset.items()}
+    return {**result, "low": est.low, "high": est.high, "subsets": subsets, **bench.aggregate(by_subset)}
 
 
 def _mean_at(judgment: Judgment, k: int, rng: random.Random) -> float:
@@ -132,32 +110,36 @@ def _auc_at(items: list[Item], judged: dict[str, Judgment], k: int, seed: int) -
 
 
 def grm_rows(
-    name: str,
+    bench: Benchmark,
     items: list[Item],
     greedy: dict[str, Judgment],
     sampled: dict[str, Judgment] | None,
     ks: list[int],
     meta: bool,
     seed: int,
+    ties: str = "random",
 ) -> dict[str, dict]:
-    """greedy, voting@k and (with meta scores on the samples) meta@k for one benchmark."""
+    """greedy, voting@k and (with meta scores on the samples) meta@k for one benchmark. A tie at
+    the top is broken at random (`ties="random"`, the paper's evaluation) or wrong ("strict")."""
     rng = random.Random(seed)
 
     def won(j: Judgment, it: Item) -> float:
-        return outcome(j.rewards, it.best, "random", rng)
+        if it.best is None:  # a lone response among pairs (the miniature): its score must round to the rating
+            return float(judgment_correct(j, it))
+        return outcome(j.rewards, it.best, ties, rng)
 
-    if name in RATED:
-        rows = {"greedy": summarise(name, items, {it.id: _mean_score(greedy[it.id]) for it in items}, seed)}
+    if bench.metric == "ROC-AUC":
+        rows = {"greedy": summarise(bench, items, {it.id: _mean_score(greedy[it.id]) for it in items}, seed)}
         rows.update({f"voting@{k}": _auc_at(items, sampled, k, seed) for k in ks} if sampled else {})
         return rows
-    rows = {"greedy": summarise(name, items, {it.id: won(greedy[it.id], it) for it in items}, seed)}
+    rows = {"greedy": summarise(bench, items, {it.id: won(greedy[it.id], it) for it in items}, seed)}
     for k in ks if sampled else []:
         rows[f"voting@{k}"] = summarise(
-            name, items, {it.id: vote_at(sampled[it.id], it, k, rng, rule=won) for it in items}, seed
+            bench, items, {it.id: vote_at(sampled[it.id], it, k, rng, rule=won) for it in items}, seed
         )
     for k in [k for k in ks if k > 1] if sampled and meta else []:
         rows[f"meta@{k}"] = summarise(
-            name, items, {it.id: meta_at(sampled[it.id], it, k, rng, rule=won) for it in items}, seed
+            bench, items, {it.id: meta_at(sampled[it.id], it, k, rng, rule=won) for it in items}, seed
         )
     return rows
 
@@ -178,14 +160,21 @@ def run(
     model: str,
     limit: int | None,
     seed: int = 0,
-    batch_size: int = 8,
-    max_new_tokens: int = 512,
+    batch_size: int = SCORING.batch_size,
+    max_new_tokens: int = SCORING.max_new_tokens,
     meta_rm: str | None = None,
     max_prompt_tokens: int | None = None,
+    items_of: Path | None = None,
+    ties: str = "random",
+    subset_tables: bool = False,
 ) -> dict:
     """Judge and score every benchmark in `names` with `model` (a GRM behind `engine`, or, with no
     engine, a scalar baseline folder). `max_prompt_tokens` leaves longer items out (before
-    `limit` draws), counted in results.json under "too long"."""
+    `limit` draws), counted in results.json under "too long". `items_of`, an earlier run's
+    results.jsonl, judges exactly its items instead: a paired comparison of two models, whatever
+    their windows (a scalar baseline has no GRM prompt to measure). `ties="strict"` counts a tie
+    at the top as wrong (the training rule) instead of breaking it at random; `subset_tables` adds
+    a table per subset to results.md."""
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         raise ValueError(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}")
@@ -198,46 +187,55 @@ def run(
         "benchmarks": {},
         "max_prompt_tokens": max_prompt_tokens,
         "too long": {},
+        "items of": None if items_of is None else str(items_of),
+        "ties": ties,
     }
+    earlier = None if items_of is None else _items_of(items_of)
     per_item: list[dict] = []
     for name in names:
-        items = BENCHMARKS[name](data)
-        if max_prompt_tokens is not None and engine is not None:
-            kept = within(items, engine, max_prompt_tokens)
-            results["too long"][name] = len(items) - len(kept)
-            items = kept
-        items = subsample(items, limit, seed)
-        if engine is None:
-            rows, records = _baseline(name, items, model, seed)
+        bench = BENCHMARKS[name]
+        items = bench.load(data)
+        if earlier is not None:
+            items = [it for it in items if (name, it.id) in earlier]
+            if not items:
+                raise ValueError(f"{items_of}: no {name} item; it holds {sorted({b for b, _ in earlier})}")
         else:
-            rows, records = _grm(name, items, engine, ks, out / name, batch_size, max_new_tokens, meta_rm, seed)
+            if max_prompt_tokens is not None and engine is not None:
+                kept = within(items, engine, max_prompt_tokens)
+                results["too long"][name] = len(items) - len(kept)
+                items = kept
+            items = subsample(items, limit, seed)
+        if engine is None:
+            rows, records = _baseline(bench, items, model, seed, ties)
+        else:
+            rows, records = _grm(bench, items, engine, ks, out, batch_size, max_new_tokens, meta_rm, seed, ties)
         results["benchmarks"][name] = rows
         per_item += records
         results["overall"] = _overall(results["benchmarks"])
         (out / "results.json").write_text(json.dumps(results, indent=1))  # after each benchmark: nothing lost
         (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in per_item))
-    write_table([results], out / "results.md")
+    write_table([results], out / "results.md", subsets=subset_tables)
     plot(results, out / "results.png")
     return results
 
 
 def _grm(
-    name: str,
+    bench: Benchmark,
     items: list[Item],
     engine: Backend,
     ks: list[int],
-    folder: Path,
+    out: Path,
     batch_size: int,
     max_new_tokens: int,
     meta_rm: str | None,
     seed: int,
+    ties: str,
 ) -> tuple[dict, list[dict]]:
+    folder = out / bench.name
     greedy = judge_to(engine, items, 1, 0.0, folder / "greedy.jsonl", batch_size, max_new_tokens)
     sampled = None
     if max(ks) > 1:
-        sampled = judge_to(
-            engine, items, max(ks), 0.5, folder / f"sampled-k{max(ks)}.jsonl", batch_size, max_new_tokens
-        )
+        sampled = judge_to(engine, items, max(ks), T, folder / f"sampled-k{max(ks)}.jsonl", batch_size, max_new_tokens)
         if meta_rm:
             from spct.scaling.meta_rm import MetaRM
 
@@ -245,18 +243,19 @@ def _grm(
                 items, MetaRM(meta_rm).annotate(items, [sampled[it.id].samples for it in items]), strict=True
             ):
                 sampled[it.id].samples = samples
-    rows = grm_rows(name, items, greedy, sampled, ks, meta_rm is not None, seed)
+    rows = grm_rows(bench, items, greedy, sampled, ks, meta_rm is not None, seed, ties)
     rows["greedy"]["parsed"] = _parse_rate(items, greedy)
     if sampled:
         parsed = _parse_rate(items, sampled)  # one pass serves every k
         for strategy in rows.keys() - {"greedy"}:
             rows[strategy]["parsed"] = parsed
     strict = {"greedy": greedy} | ({f"voting@{max(ks)}": sampled} if sampled else {})
+    rated = bench.metric == "ROC-AUC"
     records = [
         _item_record(
-            name,
+            bench.name,
             it,
-            {s: None if name in RATED else float(judgment_correct(j[it.id], it)) for s, j in strict.items()},
+            {s: None if rated else float(judgment_correct(j[it.id], it)) for s, j in strict.items()},
             judgments={s: j[it.id].model_dump(mode="json") for s, j in strict.items()},
         )
         for it in items
@@ -270,53 +269,53 @@ def _parse_rate(items: list[Item], judged: dict[str, Judgment]) -> float:
     return sum(judged[it.id].n_valid for it in items) / sum(len(judged[it.id].samples) for it in items)
 
 
-def _baseline(name: str, items: list[Item], model: str, seed: int) -> tuple[dict, list[dict]]:
-    """A scalar baseline's one row: its rewards, ties broken at random like the GRM's."""
+def _baseline(bench: Benchmark, items: list[Item], model: str, seed: int, ties: str) -> tuple[dict, list[dict]]:
+    """A scalar baseline's one row: its rewards, a tie read like the GRM's."""
     from spct.train.baseline import rewards
 
     rng = random.Random(seed)
     given = dict(zip([it.id for it in items], rewards(model, items), strict=True))
+    rated = bench.metric == "ROC-AUC"
     values: dict[str, float | None] = {}
     for it in items:
         r = given[it.id]
-        values[it.id] = None if r is None else r[0] if name in RATED else outcome(r, it.best, "random", rng)
+        if r is None or rated:
+            values[it.id] = None if r is None else r[0]
+        else:  # a lone response among pairs: the baseline's 0/1 reading against the rating
+            values[it.id] = float(is_correct(r, it)) if it.best is None else outcome(r, it.best, ties, rng)
     records = [
-        _item_record(name, it, {"scalar": values[it.id] if name not in RATED else None}, rewards=given[it.id])
-        for it in items
+        _item_record(bench.name, it, {"scalar": None if rated else values[it.id]}, rewards=given[it.id]) for it in items
     ]
-    return {"scalar": summarise(name, items, values, seed)}, records
+    return {"scalar": summarise(bench, items, values, seed)}, records
 
 
 def _overall(benchmarks: dict[str, dict]) -> dict[str, float]:
     """The paper's Overall per strategy, where all four of its benchmarks were measured."""
+    papers = {n: BENCHMARKS[n].paper for n in benchmarks if n in BENCHMARKS and BENCHMARKS[n].paper}
     strategies = next(iter(benchmarks.values())).keys()
     out = {}
     for s in strategies:
-        value = overall({OVERALL[n]: rows[s]["score"] for n, rows in benchmarks.items() if n in OVERALL and s in rows})
+        value = overall({papers[n]: rows[s]["score"] for n, rows in benchmarks.items() if n in papers and s in rows})
         if value is not None:
             out[s] = value
     return out
 
 
-def write_table(runs: list[dict], path: Path) -> None:
+def write_table(runs: list[dict], path: Path, subsets: bool = False) -> None:
     """The paper's layout: a row per model and strategy, a column per benchmark (score, interval,
-    n) and Overall where a run measured all four of its benchmarks."""
+    n) and Overall where a run measured all four of its benchmarks; with `subsets`, one more table
+    per accuracy benchmark, a column per subset (the miniature's families, RMB's parts)."""
     names = list(dict.fromkeys(n for r in runs for n in r["benchmarks"]))
     with_overall = any(r.get("overall") for r in runs)
-    head = names + (["Overall"] if with_overall else [])
-    lines = ["| model | strategy | " + " | ".join(head) + " |", "|---|---|" + "---|" * len(head)]
+    rows = []
     for results in runs:
-        strategies = list(dict.fromkeys(s for rows in results["benchmarks"].values() for s in rows))
-        for s in strategies:
-            cells = []
-            for n in names:
-                r = results["benchmarks"].get(n, {}).get(s)
-                ci = f" [{100 * r['low']:.1f}, {100 * r['high']:.1f}]" if r and "low" in r else ""
-                cells.append("-" if r is None else f"{100 * r['score']:.1f}{ci} (n={r['n']})")
+        for s in dict.fromkeys(s for rows in results["benchmarks"].values() for s in rows):
+            cells = [estimate(results["benchmarks"].get(n, {}).get(s)) for n in names]
             if with_overall:
                 value = results.get("overall", {}).get(s)
                 cells.append("-" if value is None else f"{100 * value:.1f}")
-            lines.append(f"| {Path(results['model']).name} | {s} | " + " | ".join(cells) + " |")
+            rows.append([Path(results["model"]).name, s, *cells])
+    lines = markdown_table(["model", "strategy", *names, *(["Overall"] if with_overall else [])], rows)
     notes = []
     for results in runs:
         parsed = {
@@ -333,34 +332,43 @@ def write_table(runs: list[dict], path: Path) -> None:
         sections = next(iter(rb.values())).get("sections", {}) if rb else {}
         if rb and len(sections) < 4:
             notes.append(f"- {Path(results['model']).name}: RewardBench from its sections {', '.join(sections)} only")
+    if subsets:
+        lines += [line for name in names for line in _subset_table(runs, name)]
     path.write_text("\n".join(lines + (["", *notes] if notes else [])) + "\n")
 
 
+def _subset_table(runs: list[dict], name: str) -> list[str]:
+    measured = [r for r in runs if "subsets" in next(iter(r["benchmarks"].get(name, {"": {}}).values()))]
+    columns = sorted({s for r in measured for rows in r["benchmarks"][name].values() for s in rows["subsets"]})
+    if not columns:
+        return []
+    rows = [
+        [
+            Path(results["model"]).name,
+            strategy,
+            *(f"{100 * row['subsets'][c]:.1f}" if c in row["subsets"] else "-" for c in columns),
+        ]
+        for results in measured
+        for strategy, row in results["benchmarks"][name].items()
+    ]
+    return ["", f"{name} by subset:", "", *markdown_table(["model", "strategy", *columns], rows)]
+
+
 def plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, rows in results["benchmarks"].items():
-        for prefix, style in (("voting@", "-"), ("meta@", ":")):
-            ks = [int(s.split("@")[1]) for s in rows if s.startswith(prefix)]
-            if ks:
-                (line,) = ax.plot(
-                    ks,
-                    [100 * rows[f"{prefix}{k}"]["score"] for k in ks],
-                    marker="o",
-                    linestyle=style,
-                    label=f"{name} {prefix.rstrip('@')}",
-                )
-                if "greedy" in rows and prefix == "voting@":
-                    ax.axhline(100 * rows["greedy"]["score"], color=line.get_color(), linestyle="--", linewidth=0.8)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("k (sampled judgments, T = 0.5)")
-    ax.set_ylabel("score (%; dashed: greedy)")
-    ax.set_title(Path(results["model"]).name)
-    if ax.lines:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    """Score against k per benchmark (voting solid, meta-RM voting dotted, greedy dashed)."""
+    xlabel, ylabel = f"k (sampled judgments, T = {T})", "score (%; dashed: greedy)"
+    with figure(path, Path(results["model"]).name, xlabel, ylabel) as ax:
+        ax.set_xscale("log", base=2)
+        for name, rows in results["benchmarks"].items():
+            for prefix, style in (("voting@", "-"), ("meta@", ":")):
+                ks = [int(s.split("@")[1]) for s in rows if s.startswith(prefix)]
+                if ks:
+                    (line,) = ax.plot(
+                        ks,
+                        [100 * rows[f"{prefix}{k}"]["score"] for k in ks],
+                        marker="o",
+                        linestyle=style,
+                        label=f"{name} {prefix.rstrip('@')}",
+                    )
+                    if "greedy" in rows and prefix == "voting@":
+                        ax.axhline(100 * rows["greedy"]["score"], color=line.get_color(), linestyle="--", linewidth=0.8)

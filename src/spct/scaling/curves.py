@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+from spct.core.defaults import SCORING
 from spct.core.items import Item, Judgment
 from spct.core.vote import judgment_correct, vote
 from spct.scaling.strategies import decided, keep_top
@@ -51,7 +52,12 @@ def meta_at(
 
 
 def adaptive_at(
-    judgment: Judgment, item: Item, k: int, score_range: tuple[int, int], round_size: int = 4, confidence: float = 0.95
+    judgment: Judgment,
+    item: Item,
+    k: int,
+    score_range: tuple[int, int],
+    round_size: int = SCORING.round_size,
+    confidence: float = SCORING.confidence,
 ) -> tuple[bool, int]:
     """(correct, samples used) of adaptive voting with budget k, replayed on the first draws."""
     used = 0

@@ -30,11 +30,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from importlib import resources
 from itertools import pairwise, permutations
 from pathlib import Path
 
+from spct.backends.pretrained import resolve
 from spct.core.items import Item
 from spct.core.parse import parse_judgment
 from spct.core.prompts import PromptTemplate
@@ -42,6 +43,7 @@ from spct.core.vote import is_correct, sample_orders
 from spct.scaling.meta_rm import META_PROMPT
 from spct.scaling.scalar import Messages, ScalarRM
 from spct.train.baseline_config import BaselineConfig
+from spct.train.cards import loss_log, write_cards
 from spct.train.checkpoints import resume_point
 from spct.train.data import training_items
 from spct.train.heads import train_bce_head
@@ -89,9 +91,10 @@ def run(cfg: BaselineConfig) -> Path:
     if cfg.kind not in KINDS:
         raise ValueError(f"kind: {cfg.kind!r}; choose one of {', '.join(KINDS)}")
     out = Path(cfg.out)
+    card = {"config": asdict(cfg), "kind": cfg.kind}  # the base as named, not its local folder
+    cfg = replace(cfg, base=resolve(cfg.base))
     items = training_items(cfg.data, cfg.items, cfg.seed)
     ranked = [it for it in items if it.best is not None]
-    card = {"config": asdict(cfg), "kind": cfg.kind}
     if cfg.kind == "judge":
         return _train_judge(cfg, {it.id: it for it in ranked}, out, card)
     if cfg.kind == "pair":
@@ -176,8 +179,7 @@ def _save(trainer, tokenizer, out: Path, card: dict) -> Path:
     final = out / "model"
     trainer.save_model(str(final))
     tokenizer.save_pretrained(final)
-    log = [r for r in trainer.state.log_history if "loss" in r]
-    (final / "baseline.json").write_text(json.dumps({**card, "log": log}, indent=1))
+    write_cards(final, "baseline.json", {**card, "log": loss_log(trainer)})
     return final
 
 

@@ -23,7 +23,8 @@ from pathlib import Path
 from spct.core.items import Item, Principle
 from spct.core.parse import format_judgment
 from spct.core.vote import sample_orders
-from spct.eval.reasoning import final_number, last_boxed
+from spct.eval.benchmarks.gsm8k import final_number
+from spct.eval.benchmarks.math500 import last_boxed
 from spct.grm import COMPACT_TEMPLATES, Templates
 from spct.miniature.teacher import TeacherNoise, teacher_judgment
 from spct.train.cold_start_config import ColdStartConfig

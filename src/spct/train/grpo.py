@@ -25,7 +25,8 @@ from pathlib import Path
 
 from spct.core.items import Item
 from spct.core.vote import is_correct, make_sample, sample_orders
-from spct.grm import Templates
+from spct.grm import Templates, model_templates
+from spct.train.cards import write_cards
 from spct.train.checkpoints import resume_point
 from spct.train.data import training_items
 from spct.train.grpo_config import GRPOConfig
@@ -166,13 +167,11 @@ def run(cfg: GRPOConfig) -> Path:
             stack_adapters(cfg.model, out / "adapter", final)
         else:
             tokenizer.save_pretrained(final)
-        if (Path(cfg.model) / "spct.json").is_file():
-            shutil.copy(Path(cfg.model) / "spct.json", final / "spct.json")
         card = {
             "config": asdict(cfg),
             "items": len(items),
             "parse failures (this process)": reward.failures,
-            "log": trainer.state.log_history,
+            "log": trainer.state.log_history,  # the rewards too, logged on steps without a loss
         }
-        (final / "grpo.json").write_text(json.dumps(card, indent=1))
+        write_cards(final, "grpo.json", card, model_templates(resolve(cfg.model)))
     return final

@@ -4,10 +4,10 @@ labelled chats: the meta RM (label: the judgment is correct) and the pairwise RM
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from spct.scaling.scalar import Messages
+from spct.train.cards import loss_log, write_cards
 from spct.train.checkpoints import resume_point
 
 
@@ -97,7 +97,7 @@ def train_bce_head(
             **card,
             "examples": len(examples),
             "positive": sum(label for _, label in examples),
-            "log": [r for r in trainer.state.log_history if "loss" in r],
+            "log": loss_log(trainer),
         }
-        (final / card_name).write_text(json.dumps(card, indent=1))
+        write_cards(final, card_name, card)
     return final

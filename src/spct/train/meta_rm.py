@@ -15,6 +15,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from spct.core.defaults import SCORING
 from spct.core.items import Item, Sample
 from spct.core.vote import is_correct
 from spct.scaling.meta_rm import meta_messages
@@ -41,7 +42,9 @@ def labelled_judgments(cfg: MetaRMConfig, items: dict[str, Item]) -> list[tuple[
         ordered = list(items.values())
         for start in range(0, len(ordered), 16):
             batch = ordered[start : start + 16]
-            for item, samples in zip(batch, grm.draw(batch, 0, cfg.n_samples, 0.5), strict=True):
+            for item, samples in zip(
+                batch, grm.draw(batch, 0, cfg.n_samples, SCORING.sampled_temperature), strict=True
+            ):
                 pairs += [(item, s, int(is_correct(s.scores, item))) for s in samples]
     return pairs
 

@@ -32,7 +32,11 @@ from spct.core.items import Item
 from spct.core.prompts import PromptTemplate
 from spct.eval.benchmarks import (
     TRAINING_SPLITS,
+    Task,
+    gsm8k,
     hh_rlhf,
+    math500,
+    mbpp,
     pair,
     query_text,
     realmistake,
@@ -40,7 +44,7 @@ from spct.eval.benchmarks import (
     rmb,
     training_split,
 )
-from spct.eval.reasoning import Problem, load_gsm8k, load_math500, wrong_variants
+from spct.eval.reasoning import wrong_variants
 from spct.miniature.world import generate
 
 P_SINGLE = 0.3  # share of verifiable problems judged as one response with a 0/1 rating
@@ -51,27 +55,11 @@ def query_split(item: Item) -> str:
     return training_split(query_text(item))
 
 
-def load_mbpp(root: Path) -> list[Problem]:
-    """MBPP's 974 problems, posed with the first test as its example call; the tests check a candidate."""
-    path = root / "mbpp" / "mbpp.jsonl"
-    out = []
-    for line in path.read_text().splitlines():
-        r = json.loads(line)
-        tests = "\n".join([r.get("test_setup_code") or "", *r["test_list"]])
-        query = f"{r['text']} Your code should pass this test:\n{r['test_list'][0]}"
-        out.append(
-            Problem(
-                f"mbpp-{r['task_id']}", query, r["code"].replace("\r\n", "\n").replace("\t", "    "), tests, "code", {}
-            )
-        )
-    return out
-
-
-def verifiable(problems: list[Problem], source: str, seed: int, limit: int | None = None) -> Iterator[Item]:
+def verifiable(problems: list[Task], source: str, seed: int, limit: int | None = None) -> Iterator[Item]:
     """One item per problem (the first `limit`) that has a verified-wrong variant: a pair (right
     vs wrong) or a lone response. Wrong MATH answers are drawn from all the problems."""
 
-    def one(problem: Problem) -> Item | None:
+    def one(problem: Task) -> Item | None:
         rng = random.Random(f"{seed}-{problem.id}")
         wrong = wrong_variants(problem, problems, rng, most=1)
         if not wrong:
@@ -99,7 +87,7 @@ def sources(root: Path, miniature_items: int, seed: int, limit: int | None) -> I
         for it in load(root)[:limit]:
             it.meta["source"] = source
             yield it
-    for source, load_problems in (("gsm8k", load_gsm8k), ("math500", load_math500), ("mbpp", load_mbpp)):
+    for source, load_problems in (("gsm8k", gsm8k.load), ("math500", math500.load), ("mbpp", mbpp.load)):
         yield from verifiable(load_problems(root), source, seed, limit)
     for split, share in TRAINING_SPLITS.items():  # the world's own split is by its query fill
         for it in generate(round(miniature_items * share), split, seed):

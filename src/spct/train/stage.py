@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from spct.train.cards import loss_log, write_cards
+
 
 def load_trainable(model: str, *, lora_r: int, bf16: bool):
     """(model, tokenizer, peft_config) to train from `model`: a LoRA adapter folder goes on
@@ -67,9 +69,7 @@ def save_stage(trainer, tokenizer, start: str, out: Path, templates: dict, card_
         adapter.write_text(json.dumps(config, indent=1))
     else:
         tokenizer.save_pretrained(out)
-    (out / "spct.json").write_text(json.dumps({"templates": templates}, indent=1))
-    card = {**card, "log": [r for r in trainer.state.log_history if "loss" in r]}
-    (out / card_name).write_text(json.dumps(card, indent=1))
+    write_cards(out, card_name, {**card, "log": loss_log(trainer)}, templates)
     return out
 
 

@@ -22,6 +22,7 @@ from spct.core.vote import sample_orders
 from spct.grm import Templates
 from spct.miniature.teacher import TeacherNoise, teacher_judgment
 from spct.miniature.world import generate
+from spct.train.cards import write_cards
 
 MINIATURE_TEMPLATES = {"template": "compact", "binary_template": "compact-binary"}
 
@@ -115,6 +116,5 @@ def build(cfg: MiniatureConfig) -> Path:
     }
     if cfg.init and (Path(cfg.init) / "spct_build.json").is_file():  # the lineage: how the start was built
         card["init_card"] = json.loads((Path(cfg.init) / "spct_build.json").read_text())
-    (out / "spct_build.json").write_text(json.dumps(card, indent=1))
-    (out / "spct.json").write_text(json.dumps({"templates": cfg.templates}, indent=1))  # see model_templates
+    write_cards(out, "spct_build.json", card, cfg.templates)
     return out

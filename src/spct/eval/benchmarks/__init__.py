@@ -1,6 +1,8 @@
-"""One file per benchmark: each `load(root, ...)` maps the published files to core Items (pairs
-and best-of-N lists with `best`, single responses with `rating`), `meta["subset"]` naming the
-subset its metric groups by. `root` is the folder holding the files (here ../shared/data)."""
+"""One file per benchmark, each owning its data, metric and aggregation: a `Benchmark` whose
+`load(root)` maps the published files to core Items (pairs and best-of-N lists with `best`, single
+responses with `rating`), `meta["subset"]` naming the subset its metric groups by, and whose
+`aggregate` turns the per-subset outcomes into its score. `root` is the folder holding the files
+(here ../shared/data). `spct eval`'s registry lists them."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import gzip
 import io
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from spct.core.items import Item, Message
@@ -29,6 +32,52 @@ def training_split(text: str) -> str:
     """The split of a query text in spct's training data, fixed by its hash; evaluations that
     draw from a source spct also trains on (GSM8K, MATH-500) keep out of "train"."""
     return split_of(text, TRAINING_SPLITS)
+
+
+def mean_of_items(by_subset: dict[str, list[float]]) -> dict:
+    """The score as the mean over every item (the default)."""
+    values = [v for vs in by_subset.values() for v in vs]
+    return {"score": sum(values) / len(values)}
+
+
+def mean_of_subsets(by_subset: dict[str, list[float]]) -> dict:
+    """The score as the mean of the subsets' accuracies (RMB's parts, PPE Correctness's sources)."""
+    return {"score": sum(sum(vs) / len(vs) for vs in by_subset.values()) / len(by_subset)}
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """What `spct eval` needs of a benchmark. `metric` is "accuracy" (an outcome per item: the
+    labelled best has the top reward, or a lone response's score rounds to its rating) or
+    "ROC-AUC" (every item a lone response whose mean score ranks against its rating)."""
+
+    name: str
+    load: Callable[[Path], list[Item]]
+    metric: str = "accuracy"
+    aggregate: Callable[[dict[str, list[float]]], dict] = mean_of_items  # outcomes by subset -> {"score": ...}
+    paper: str | None = None  # its column among the paper's four Overall benchmarks
+
+
+@dataclass
+class Task:
+    """A problem with a checkable answer (GSM8K, MATH-500, HumanEval, MBPP): what `spct reasoning`
+    selects candidates for and `spct data build` turns into verifiable pairs."""
+
+    id: str
+    query: str
+    reference: str  # a right solution
+    answer: str  # its final answer (GSM8K, MATH) or, for code, the test program
+    kind: str  # "number", "math" or "code": which module's check applies
+    meta: dict
+
+
+def test_split(benchmark: Benchmark) -> Benchmark:
+    """A benchmark spct trains on, cut to its test split (`spct data build`): in-distribution."""
+
+    def load(root: Path) -> list[Item]:
+        return [it for it in benchmark.load(root) if training_split(query_text(it)) == "test"]
+
+    return replace(benchmark, name=f"{benchmark.name}-test", load=load, paper=None)
 
 
 def pair(id: str, query: str | list[Message], chosen: str, rejected: str, **meta) -> Item:

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from spct.core.items import Item, Message
-from spct.eval.benchmarks import field, pair
+from spct.eval.benchmarks import Benchmark, field, pair, test_split
 
 _TURN = re.compile(r"\n\n(Human|Assistant): ")
 
@@ -38,3 +38,7 @@ def load(root: str | Path, split: str = "test") -> list[Item]:
                 )
             )
     return items
+
+
+BENCHMARK = Benchmark("hh-rlhf", load)
+TEST = test_split(BENCHMARK)

@@ -16,10 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from spct.core.items import Item, Message
-from spct.eval.benchmarks import field, listed, pair, records
+from spct.eval.benchmarks import Benchmark, field, listed, mean_of_subsets, pair, records
 
-PREFERENCE = "lmarena-ai/PPE-Human-Preference-V1"
-CORRECTNESS = {
+PREFERENCE_HUB = "lmarena-ai/PPE-Human-Preference-V1"
+CORRECTNESS_HUB = {
     "mmlu-pro": "lmarena-ai/PPE-MMLU-Pro-Best-of-K",
     "math": "lmarena-ai/PPE-MATH-Best-of-K",
     "gpqa": "lmarena-ai/PPE-GPQA-Best-of-K",
@@ -40,7 +40,7 @@ def _query(value, where: str) -> str | list[Message]:
 
 def load_preference(root: str | Path) -> list[Item]:
     items = []
-    for where, r in records(Path(root) / "ppe" / "preference", PREFERENCE, "test"):
+    for where, r in records(Path(root) / "ppe" / "preference", PREFERENCE_HUB, "test"):
         winner = field(r, "winner", where)
         if winner not in ("model_a", "model_b"):
             if not str(winner).startswith("tie"):
@@ -63,7 +63,7 @@ def load_preference(root: str | Path) -> list[Item]:
 
 def load_correctness(root: str | Path) -> list[Item]:
     items = []
-    for source, hub in CORRECTNESS.items():
+    for source, hub in CORRECTNESS_HUB.items():
         for where, r in records(Path(root) / "ppe" / source, hub, "train"):
             scores = listed(field(r, "scores", where), where, "scores")
             uid = f"ppe-{source}-{field(r, 'question_id', where)}-{r.get('model_name', '')}"
@@ -82,3 +82,7 @@ def load_correctness(root: str | Path) -> list[Item]:
                     )
                 )
     return items
+
+
+PREFERENCE = Benchmark("ppe-preference", load_preference, paper="PPE Preference")
+CORRECTNESS = Benchmark("ppe-correctness", load_correctness, aggregate=mean_of_subsets, paper="PPE Correctness")

@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 from spct.core.items import Item
-from spct.eval.benchmarks import field
+from spct.eval.benchmarks import Benchmark, field
 
 PASSWORD = b"open-realmistake"  # published in the authors' README
 TASKS = ("math_word_problem_generation", "finegrained_fact_verification", "answerability_classification")
@@ -42,3 +42,6 @@ def load(root: str | Path) -> list[Item]:
                     )
                 )
     return items
+
+
+BENCHMARK = Benchmark("realmistake", load, metric="ROC-AUC")

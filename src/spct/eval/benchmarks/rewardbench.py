@@ -9,7 +9,8 @@ import json
 from pathlib import Path
 
 from spct.core.items import Item
-from spct.eval.benchmarks import field, pair, records
+from spct.eval.benchmarks import Benchmark, field, pair, records
+from spct.eval.metrics import section_scores
 
 LLMBAR = {
     "llmbar-natural": "Natural",
@@ -80,3 +81,15 @@ def load(root: str | Path) -> list[Item]:
     if not (root / "reward-bench").exists() and (root / "llmbar").exists():
         return load_llmbar(root) + load_hep(root)
     return load_published(root / "reward-bench")
+
+
+def sections(by_subset: dict[str, list[float]]) -> dict:
+    """RewardBench's score: the mean of its measured sections (offline: Chat Hard and Reasoning)."""
+    found = section_scores(
+        {s: sum(v) / len(v) for s, v in by_subset.items()}, {s: len(v) for s, v in by_subset.items()}
+    )
+    found.pop("RewardBench", None)
+    return {"score": sum(found.values()) / len(found), "sections": found}
+
+
+BENCHMARK = Benchmark("rewardbench", load, aggregate=sections, paper="RewardBench")

@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 
 from spct.core.items import Item, Message
-from spct.eval.benchmarks import field, pair
+from spct.eval.benchmarks import Benchmark, field, mean_of_subsets, pair, test_split
 
 
 def _conversation(turns: list[dict], where: str) -> list[Message]:
@@ -52,3 +52,7 @@ def load(root: str | Path) -> list[Item]:
                 )
             )
     return items
+
+
+BENCHMARK = Benchmark("rmb", load, aggregate=mean_of_subsets, paper="RMB")
+TEST = test_split(BENCHMARK)

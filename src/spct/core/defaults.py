@@ -1,0 +1,24 @@
+"""The defaults of judging, in one visible place (nanoGPT's way): every entry point reads them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"  # an OpenAI-compatible server on this machine (vLLM's port)
+
+
+@dataclass(frozen=True)
+class ScoringDefaults:
+    """spct's scoring defaults, in one place: `GRM`, `spct score`, `spct eval`, `spct serve` and
+    the scaling curves all read them from `SCORING`."""
+
+    max_new_tokens: int = 512  # longest judgment
+    sampled_temperature: float = 0.5  # the paper's for k > 1 (k = 1 is greedy)
+    top_p: float = 1.0
+    seed: int = 0  # response orders and sampling
+    batch_size: int = 8  # items per backend call
+    round_size: int = 4  # adaptive voting: draws per round
+    confidence: float = 0.95  # adaptive voting: stop when the vote holds with this probability
+
+
+SCORING = ScoringDefaults()
