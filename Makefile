@@ -49,6 +49,6 @@ miniature: $(VENV)/.installed
 	$(VENV)/bin/spct eval miniature --model $(MINI) --strict --subsets --out runs/miniature-eval
 
 # SPCT on a real pretrained base (SmolLM2-135M-Instruct from the package registry): data, cold
-# start, RFT and their evaluations, each stage resumable; hours on 2 cores (docs/results.md).
+# start, RFT and their evaluations, each stage resumable; hours on 2 cores (docs/results.md, docs/real-grm.md).
 real-grm: $(VENV)/.installed
 	scripts/real_grm.sh

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The SPCT stages of docs/results.md, from the embedded (warm-start) miniature GRM:
+# The SPCT stages of docs/miniature-stages.md, from the embedded (warm-start) miniature GRM:
 #   RFT -> GRPO, GRPO without RFT (the ablation), the meta RM on the RFT trajectories, each GRM
 #   evaluated on the test split (greedy, voting@8, meta-RM voting@8); the baselines on the same
 #   items (Bradley-Terry, pairwise, LLM-as-a-judge); the ablations of RFT without hinted sampling
@@ -8,9 +8,9 @@
 #
 #   scripts/spct_stages.sh [RUN_DIR]        # default runs/spct
 #
-# Measured on one H100 (docs/results.md): RFT 54 s, GRPO 76 s, meta RM 50 s, each eval about a
+# Measured on one H100 (docs/miniature-stages.md): RFT 54 s, GRPO 76 s, meta RM 50 s, each eval about a
 # minute. On 2 CPU cores expect hours: sampling dominates. The baselines and ablations took
-# 4-10 min each on 2 CPU cores (docs/results.md).
+# 4-10 min each on 2 CPU cores (docs/miniature-stages.md).
 set -euo pipefail
 W=${1:-runs/spct}
 SHIP=$(python -c "from spct.grm import MINIATURE_MODEL; print(MINIATURE_MODEL)")

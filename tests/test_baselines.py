@@ -84,6 +84,8 @@ def test_baseline_trains_a_few_steps_and_judges_the_test_split(kind: str, tmp_pa
     assert card["kind"] == kind and card["log"]
     test = generate(8, "test", 0)
     got = rewards(str(model), test)
+    if kind in ("bt", "cloud"):
+        raw = dict(zip([it.id for it in test], rewards(str(model), test, ranked=True), strict=True))
     for it, r in zip(test, got, strict=True):
         if kind in ("pair", "judge") and len(it.responses) == 1:
             assert r is None
@@ -93,6 +95,8 @@ def test_baseline_trains_a_few_steps_and_judges_the_test_split(kind: str, tmp_pa
             assert len(r) == len(it.responses) and sum(r) == pytest.approx(len(r) * (len(r) - 1) / 2)
         elif len(it.responses) == 1:  # bt, cloud: rated by the threshold
             assert r in ([0.0], [1.0]) and "threshold" in card
+            (logit,) = raw[it.id]  # what ROC-AUC ranks: the logit the threshold reads
+            assert r == [float(logit > card["threshold"])]
         else:
             assert len(r) == len(it.responses)
     from spct.eval.run import run as eval_run  # `spct eval --model <baseline>`: one "scalar" row

@@ -157,6 +157,7 @@ def test_grpo_steps_change_the_weights_with_the_accuracy_reward(rft_run: Path, t
         items=6,
         max_steps=3,
         prompts_per_step=1,
+        micro_batch=2,  # the group of four in two passes, gradients accumulated
         max_completion_length=128,
         temperature=1.0,
         easy_from=str(rft_run / "trajectories.jsonl"),

@@ -274,8 +274,8 @@ def _baseline(bench: Benchmark, items: list[Item], model: str, seed: int, ties: 
     from spct.train.baseline import rewards
 
     rng = random.Random(seed)
-    given = dict(zip([it.id for it in items], rewards(model, items), strict=True))
-    rated = bench.metric == "ROC-AUC"
+    rated = bench.metric == "ROC-AUC"  # ranks the raw rewards of lone responses
+    given = dict(zip([it.id for it in items], rewards(model, items, ranked=rated), strict=True))
     values: dict[str, float | None] = {}
     for it in items:
         r = given[it.id]
@@ -301,6 +301,12 @@ def _overall(benchmarks: dict[str, dict]) -> dict[str, float]:
     return out
 
 
+def label(results: dict) -> str:
+    """A run's model as a table names it: the folder, or for a stage's `<run>/model`, the run."""
+    path = Path(results["model"])
+    return path.parent.name if path.name == "model" else path.name
+
+
 def write_table(runs: list[dict], path: Path, subsets: bool = False) -> None:
     """The paper's layout: a row per model and strategy, a column per benchmark (score, interval,
     n) and Overall where a run measured all four of its benchmarks; with `subsets`, one more table
@@ -314,7 +320,7 @@ def write_table(runs: list[dict], path: Path, subsets: bool = False) -> None:
             if with_overall:
                 value = results.get("overall", {}).get(s)
                 cells.append("-" if value is None else f"{100 * value:.1f}")
-            rows.append([Path(results["model"]).name, s, *cells])
+            rows.append([label(results), s, *cells])
     lines = markdown_table(["model", "strategy", *names, *(["Overall"] if with_overall else [])], rows)
     notes = []
     for results in runs:
@@ -325,13 +331,13 @@ def write_table(runs: list[dict], path: Path, subsets: bool = False) -> None:
         }
         if parsed:
             notes.append(
-                f"- {Path(results['model']).name}, samples that parsed (greedy): "
+                f"- {label(results)}, samples that parsed (greedy): "
                 + ", ".join(f"{n} {100 * v:.0f}%" for n, v in parsed.items())
             )
         rb = results["benchmarks"].get("rewardbench")
         sections = next(iter(rb.values())).get("sections", {}) if rb else {}
         if rb and len(sections) < 4:
-            notes.append(f"- {Path(results['model']).name}: RewardBench from its sections {', '.join(sections)} only")
+            notes.append(f"- {label(results)}: RewardBench from its sections {', '.join(sections)} only")
     if subsets:
         lines += [line for name in names for line in _subset_table(runs, name)]
     path.write_text("\n".join(lines + (["", *notes] if notes else [])) + "\n")
@@ -344,7 +350,7 @@ def _subset_table(runs: list[dict], name: str) -> list[str]:
         return []
     rows = [
         [
-            Path(results["model"]).name,
+            label(results),
             strategy,
             *(f"{100 * row['subsets'][c]:.1f}" if c in row["subsets"] else "-" for c in columns),
         ]
@@ -357,7 +363,7 @@ def _subset_table(runs: list[dict], name: str) -> list[str]:
 def plot(results: dict, path: Path) -> None:
     """Score against k per benchmark (voting solid, meta-RM voting dotted, greedy dashed)."""
     xlabel, ylabel = f"k (sampled judgments, T = {T})", "score (%; dashed: greedy)"
-    with figure(path, Path(results["model"]).name, xlabel, ylabel) as ax:
+    with figure(path, label(results), xlabel, ylabel) as ax:
         ax.set_xscale("log", base=2)
         for name, rows in results["benchmarks"].items():
             for prefix, style in (("voting@", "-"), ("meta@", ":")):

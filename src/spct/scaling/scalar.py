@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from tqdm import tqdm
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 Messages = list[dict[str, str]]
@@ -30,7 +31,8 @@ class ScalarRM:
         """One raw logit per chat, in the model's chat template."""
         texts = [self.tokenizer.apply_chat_template(c, tokenize=False) for c in chats]
         rewards: list[float] = []
-        for start in range(0, len(texts), self.batch_size):
+        batches = range(0, len(texts), self.batch_size)
+        for start in tqdm(batches, desc=f"scoring {len(texts)} chats", unit="batch", disable=len(batches) < 2):
             batch = self.tokenizer(
                 texts[start : start + self.batch_size],
                 padding=True,

@@ -253,10 +253,11 @@ def fit_threshold(logits: list[float], ratings: list[int]) -> float:
     return max(cuts, key=lambda c: sum((x > c) == bool(r) for x, r in zip(logits, ratings, strict=True)))
 
 
-def rewards(model: str, items: list[Item]) -> list[list[float] | None]:
+def rewards(model: str, items: list[Item], ranked: bool = False) -> list[list[float] | None]:
     """One reward per response of every item (None where the baseline cannot judge: a lone
     response for the pairwise RM). For the BT RM a lone response's reward is its rating, 0 or 1, read
-    by the fitted threshold."""
+    by the fitted threshold; with `ranked` (a metric that ranks lone responses, ROC-AUC), its raw
+    logit, which needs no threshold."""
     card = json.loads((Path(model) / "baseline.json").read_text())
     if card["kind"] == "judge":
         return _judge_rewards(model, items)
@@ -265,6 +266,8 @@ def rewards(model: str, items: list[Item]) -> list[list[float] | None]:
         view = answered if card["kind"] == "bt" else critiqued_by(card["config"]["base"], items)
         flat = iter(rm.score_chats([view(it, i) for it in items for i in range(len(it.responses))]))
         out = [[next(flat) for _ in it.responses] for it in items]
+        if ranked:
+            return out
         if (cut := card.get("threshold")) is None:  # trained on no lone response: cannot rate one
             return [None if len(r) == 1 else r for r in out]
         return [[float(r[0] > cut)] if len(r) == 1 else r for r in out]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from spct.grm import MINIATURE_MODEL
+from spct.train.fields import checkpoint_every, labelled_data, run_dir
 
 
 @dataclass
@@ -21,16 +22,16 @@ class BaselineConfig:
         },
     )
     base: str = field(default=MINIATURE_MODEL, metadata={"help": "backbone under the scalar head (its tokenizer too)"})
-    data: str = field(default="miniature", metadata={"help": "'miniature' (world train split) or a labelled JSONL"})
+    data: str = labelled_data()
     items: int = field(default=1500, metadata={"help": "training items (as many as the RFT run)"})
     seed: int = field(default=2, metadata={"help": "the RFT run's seed (same items); also seeds training"})
     trajectories: str = field(
         default="runs/rft/trajectories.jsonl",
         metadata={"help": "kind judge: RFT trajectories; the accepted ones are rewritten to name the best index"},
     )
-    out: str = field(default="runs/bt-rm", metadata={"help": "run directory: checkpoints and model/"})
+    out: str = run_dir("runs/bt-rm")
     epochs: float = field(default=1.0, metadata={"help": "passes over the training pairs"})
     batch_size: int = field(default=8, metadata={"help": "pairs per optimiser step"})
     learning_rate: float = field(default=1e-4, metadata={"help": "learning rate"})
     max_length: int = field(default=1024, metadata={"help": "longest input in tokens"})
-    save_steps: int = field(default=200, metadata={"help": "checkpoint interval; a rerun resumes from the last"})
+    save_steps: int = checkpoint_every(200)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from spct.train.fields import bf16_when_fast, checkpoint_every, run_dir
+
 
 @dataclass
 class ColdStartConfig:
@@ -10,7 +12,7 @@ class ColdStartConfig:
 
     model: str = field(default="smollm2-135m-instruct", metadata={"help": "the base: a registry name or a folder"})
     data: str = field(default="runs/real/data", metadata={"help": "the folder `spct data build` wrote"})
-    out: str = field(default="runs/real/cold-start", metadata={"help": "run directory: checkpoints and model/"})
+    out: str = run_dir("runs/real/cold-start")
     verifiable_items: int = field(default=200, metadata={"help": "GSM8K, MATH-500 and MBPP train items, rule-judged"})
     miniature_items: int = field(default=100, metadata={"help": "miniature train items, judged by its teacher"})
     seed: int = field(default=0, metadata={"help": "item draw, response orders, scores and training"})
@@ -22,8 +24,5 @@ class ColdStartConfig:
     learning_rate: float = field(default=3e-4, metadata={"help": "peak learning rate (LoRA)"})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank on every linear layer (0: full fine-tuning)"})
     max_length: int = field(default=1536, metadata={"help": "longest prompt + judgment in tokens"})
-    bf16: bool | None = field(
-        default=None,
-        metadata={"help": "bf16 training; default: where it is fast (a GPU, AMX or AVX512-BF16; 25x slower on AVX2)"},
-    )
-    save_steps: int = field(default=10, metadata={"help": "checkpoint interval; a rerun resumes from the last"})
+    bf16: bool | None = bf16_when_fast()
+    save_steps: int = checkpoint_every(10)

@@ -120,10 +120,15 @@ def run(cfg: GRPOConfig) -> Path:
     templates = Templates.of(cfg.model)
     reward = JudgmentReward(items, templates)
     cuda = torch.cuda.is_available()
+    rollouts = cfg.prompts_per_step * cfg.num_generations  # one generation batch per optimiser step
+    micro = cfg.micro_batch or rollouts
+    if rollouts % micro:
+        raise ValueError(f"micro_batch {micro} must divide the {rollouts} rollouts of a step")
     args = TRLGRPOConfig(
         output_dir=str(out / "checkpoints"),
         num_generations=cfg.num_generations,
-        per_device_train_batch_size=cfg.prompts_per_step * cfg.num_generations,
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=rollouts // micro,
         beta=cfg.beta,
         epsilon=cfg.epsilon,
         loss_type="grpo",  # the original GRPO objective, as the paper used

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from spct.train.fields import checkpoint_every, labelled_data, run_dir
+
 
 @dataclass
 class GRPOConfig:
@@ -9,8 +11,8 @@ class GRPOConfig:
     Defaults fit the miniature GRM on 2 CPU cores; the paper's values are in the help texts."""
 
     model: str = field(default="runs/rft/model", metadata={"help": "the GRM to improve, usually the RFT model"})
-    out: str = field(default="runs/grpo", metadata={"help": "run directory: checkpoints and model/"})
-    data: str = field(default="miniature", metadata={"help": "'miniature' (world train split) or a labelled JSONL"})
+    out: str = run_dir("runs/grpo")
+    data: str = labelled_data()
     items: int = field(default=1000, metadata={"help": "training prompts (one shuffled order per item)"})
     seed: int = field(default=3, metadata={"help": "item draw, orders, sampling and training"})
     easy_from: str | None = field(
@@ -27,6 +29,13 @@ class GRPOConfig:
     max_completion_length: int = field(default=256, metadata={"help": "longest rollout (not given by the paper)"})
     learning_rate: float = field(default=1e-5, metadata={"help": "learning rate (paper, 27B: 4e-7)"})
     prompts_per_step: int = field(default=2, metadata={"help": "prompts per optimiser step (paper: 512 rollouts)"})
+    micro_batch: int = field(
+        default=0,
+        metadata={
+            "help": "rollouts per forward/backward pass, the step's gradients accumulated (0: all of the step's); "
+            "SmolLM2-135M with 1,300-token rollouts took 24 GB at 8"
+        },
+    )
     max_steps: int = field(default=200, metadata={"help": "optimiser steps (paper: 900)"})
-    save_steps: int = field(default=50, metadata={"help": "checkpoint interval; a rerun resumes from the last"})
+    save_steps: int = checkpoint_every(50)
     use_vllm: bool = field(default=False, metadata={"help": "generate rollouts with TRL's vLLM mode (needs vllm)"})

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from spct.grm import MINIATURE_MODEL
+from spct.train.fields import checkpoint_every, run_dir
 
 
 @dataclass
@@ -23,9 +24,9 @@ class MetaRMConfig:
         default=None, metadata={"help": "a trained GRM to sample n_samples more judgments per item from (paper: yes)"}
     )
     n_samples: int = field(default=3, metadata={"help": "judgments sampled per item from `grm` (paper: 3)"})
-    out: str = field(default="runs/meta-rm", metadata={"help": "run directory: checkpoints and model/"})
+    out: str = run_dir("runs/meta-rm")
     epochs: float = field(default=1.0, metadata={"help": "passes over the labelled judgments"})
     batch_size: int = field(default=8, metadata={"help": "judgments per optimiser step (paper: 512)"})
     learning_rate: float = field(default=1e-4, metadata={"help": "learning rate (paper, 27B: 1e-5)"})
     max_length: int = field(default=1024, metadata={"help": "longest input in tokens"})
-    save_steps: int = field(default=200, metadata={"help": "checkpoint interval; a rerun resumes from the last"})
+    save_steps: int = checkpoint_every(200)

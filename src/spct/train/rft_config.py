@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from spct.grm import MINIATURE_MODEL
+from spct.train.fields import bf16_when_fast, checkpoint_every, labelled_data, run_dir
 
 
 @dataclass
@@ -13,10 +14,8 @@ class RFTConfig:
     model: str = field(
         default=MINIATURE_MODEL, metadata={"help": "the GRM that samples and is fine-tuned (path or hub name)"}
     )
-    out: str = field(
-        default="runs/rft", metadata={"help": "run directory: trajectories, statistics, checkpoints, model"}
-    )
-    data: str = field(default="miniature", metadata={"help": "'miniature' (world train split) or a labelled JSONL"})
+    out: str = run_dir("runs/rft", "trajectories, statistics, checkpoints, model")
+    data: str = labelled_data()
     items: int = field(default=2000, metadata={"help": "training items to sample on"})
     seed: int = field(default=2, metadata={"help": "item draw, response orders, sampling and training"})
     n_samples: int = field(default=3, metadata={"help": "unhinted trajectories per item (paper: N_RFT = 3)"})
@@ -44,9 +43,6 @@ class RFTConfig:
             "help": "LoRA rank for a full checkpoint (0: full fine-tuning); an adapter folder trains its adapter"
         },
     )
-    bf16: bool | None = field(
-        default=None,
-        metadata={"help": "bf16 training; default: where it is fast (a GPU, AMX or AVX512-BF16; 25x slower on AVX2)"},
-    )
+    bf16: bool | None = bf16_when_fast()
     max_length: int = field(default=1024, metadata={"help": "longest prompt + trajectory in tokens"})
-    save_steps: int = field(default=200, metadata={"help": "checkpoint interval; a rerun resumes from the last"})
+    save_steps: int = checkpoint_every(200)
