@@ -1,8 +1,10 @@
-"""The benchmarks' one table writer: a rich table for the terminal and the same rows as Markdown."""
+"""The benchmarks' table: a rich table for the terminal and the same rows as Markdown (spct's writer)."""
 
 from __future__ import annotations
 
 from rich.table import Table
+
+from spct.eval.report import markdown_table
 
 
 def table(title: str, rows: list[dict], percent: tuple[str, ...] = ()) -> tuple[Table, str]:
@@ -17,8 +19,7 @@ def table(title: str, rows: list[dict], percent: tuple[str, ...] = ()) -> tuple[
             return f"{100 * v:.1f}"
         return f"{v:.2f}" if isinstance(v, float) else str(v)
 
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        t.add_row(*(cell(c, r[c]) for c in cols))
-        lines.append("| " + " | ".join(cell(c, r[c]) for c in cols) + " |")
-    return t, "\n".join(lines)
+    cells = [[cell(c, r[c]) for c in cols] for r in rows]
+    for r in cells:
+        t.add_row(*r)
+    return t, "\n".join(markdown_table(cols, cells))

@@ -54,7 +54,8 @@ evaluate rft "$RUN/rft/model" --samples 1,2,4,8
 stage "rule-based GRPO on the RFT model"
 [ -f "$RUN/grpo/model/grpo.json" ] || "$SPCT" train grpo --model "$RUN/rft/model" \
   --data "$RUN/data/train.jsonl" --items "${GRPO_ITEMS:-200}" --easy_from "$RUN/rft/trajectories.jsonl" \
-  --out "$RUN/grpo" --max_steps "${GRPO_STEPS:-50}" --max_completion_length 320 --save_steps 5
+  --out "$RUN/grpo" --max_steps "${GRPO_STEPS:-50}" --max_completion_length 320 --save_steps 5 \
+  --learning_rate 5e-5 --prompts_per_step 2 --micro_batch 2 # 8 rollouts a step, 2 per pass: about 8 GB
 
 stage "evaluate RFT + GRPO (greedy)"
 evaluate grpo "$RUN/grpo/model" --samples 1

@@ -63,6 +63,13 @@ def show(item: Item, judgment: Judgment, out: Console) -> None:
     )
 
 
+def _backend_kwargs(backend: str, base_url: str, batch_size: int | None = None) -> dict:
+    """What the chosen backend takes of the command's options: a server address, or a batch size."""
+    if backend == "openai":
+        return {"base_url": base_url}
+    return {} if batch_size is None else {"batch_size": batch_size}
+
+
 def _fail(message: str) -> None:
     """One line on stderr and exit code 2: a usage or input problem, found before any work."""
     console.print(f"[red]error:[/] {escape(message)}")
@@ -124,7 +131,7 @@ def score(
     principles = list(principle or [])
     if principles_file:
         principles += [ln.strip() for ln in principles_file.read_text().splitlines() if ln.strip()]
-    backend_kwargs = {"base_url": base_url} if backend == "openai" else {"batch_size": batch_size}
+    backend_kwargs = _backend_kwargs(backend, base_url, batch_size)
     grm_kwargs = dict(
         model=model,
         backend=backend,
@@ -208,7 +215,7 @@ def serve_command(
     """Serve the GRM over HTTP: /v1/score, /get_reward (OpenRLHF), /health, /metrics."""
     from spct.serve.app import Limits, serve
 
-    backend_kwargs = {"base_url": base_url} if backend == "openai" else {}
+    backend_kwargs = _backend_kwargs(backend, base_url)
     grm = GRM(model, backend, meta_rm=meta_rm, cache=cache, **backend_kwargs)
     console.print(f"serving {escape(model)} on http://{host}:{port} (OpenAPI at /docs)")
     serve(
@@ -318,9 +325,7 @@ def eval_command(
     ks = sorted({int(k) for k in samples.split(",")})
     engine = None
     if not (Path(model) / "baseline.json").is_file():  # a scalar baseline scores itself; a GRM needs a backend
-        engine = load_backend(
-            backend, model, **({"base_url": base_url} if backend == "openai" else {"batch_size": batch_size})
-        )
+        engine = load_backend(backend, model, **_backend_kwargs(backend, base_url, batch_size))
     run(
         benchmarks,
         engine,
@@ -382,7 +387,7 @@ def reasoning_command(
     """Best-of-N by the GRM on GSM8K, MATH-500 and HumanEval, next to random and majority picks."""
     from spct.eval.reasoning import run
 
-    grm = GRM(model, backend, **({"base_url": base_url} if backend == "openai" else {}))
+    grm = GRM(model, backend, **_backend_kwargs(backend, base_url))
     run(
         benchmarks,
         grm,

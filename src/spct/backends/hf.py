@@ -175,6 +175,12 @@ class Cancelled(StoppingCriteria):
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
+def training_dtype():
+    """The dtype a scalar head or a GRPO policy loads in to train: the checkpoint's own on a GPU,
+    fp32 on a CPU (where mixed precision is not used)."""
+    return "auto" if torch.cuda.is_available() else torch.float32
+
+
 def bf16_is_fast() -> bool:
     """bf16 is about 2x fp32 for a 100M+ model on a GPU or a CPU with AMX / AVX512-BF16, and
     measured 25x slower than fp32 on an AVX2-only CPU (its bf16 GEMMs fall back to a reference

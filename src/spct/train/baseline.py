@@ -141,13 +141,13 @@ def _train_bt(cfg: BaselineConfig, pairs: list[dict[str, Messages]], out: Path, 
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
+    from spct.backends.hf import training_dtype
+
     tokenizer = AutoTokenizer.from_pretrained(cfg.base)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     cuda = torch.cuda.is_available()
-    model = AutoModelForSequenceClassification.from_pretrained(
-        cfg.base, num_labels=1, dtype="auto" if cuda else torch.float32
-    )
+    model = AutoModelForSequenceClassification.from_pretrained(cfg.base, num_labels=1, dtype=training_dtype())
     model.config.pad_token_id = tokenizer.pad_token_id
     args = RewardConfig(
         output_dir=str(out / "checkpoints"),
@@ -189,9 +189,9 @@ def naming_the_best(item: Item, order: list[int], text: str) -> str:
 
 
 def _train_judge(cfg: BaselineConfig, ranked: dict[str, Item], out: Path, card: dict) -> Path:
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from spct.backends.hf import training_dtype
     from spct.train.sft import sft
 
     examples = []
@@ -207,9 +207,8 @@ def _train_judge(cfg: BaselineConfig, ranked: dict[str, Item], out: Path, card: 
                 )
     if not examples:
         raise ValueError(f"{cfg.trajectories}: no accepted trajectory of an item with two or more responses")
-    cuda = torch.cuda.is_available()
     tokenizer = AutoTokenizer.from_pretrained(cfg.base)
-    model = AutoModelForCausalLM.from_pretrained(cfg.base, dtype="auto" if cuda else torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(cfg.base, dtype=training_dtype())
     trainer = sft(
         model,
         tokenizer,

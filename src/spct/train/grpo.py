@@ -109,7 +109,7 @@ def run(cfg: GRPOConfig) -> Path:
     from trl import GRPOConfig as TRLGRPOConfig
     from trl import GRPOTrainer
 
-    from spct.backends.hf import adapter_base, load_causal_lm
+    from spct.backends.hf import adapter_base, load_causal_lm, training_dtype
     from spct.backends.pretrained import resolve
 
     out = Path(cfg.out)
@@ -149,7 +149,7 @@ def run(cfg: GRPOConfig) -> Path:
         activation_checkpointing=False,  # TRL turns it on; it only costs time at these sizes
     )
     rft_adapter = adapter_base(resolve(cfg.model)) is not None
-    model, tokenizer = load_causal_lm(cfg.model, "auto" if cuda else torch.float32)  # an adapter comes merged
+    model, tokenizer = load_causal_lm(cfg.model, training_dtype())  # an adapter comes merged
     tokenizer.padding_side = "left"
     peft_config = None
     if rft_adapter:

@@ -37,6 +37,8 @@ def train_bce_head(
         TrainingArguments,
     )
 
+    from spct.backends.hf import training_dtype
+
     if len({label for _, label in examples}) < 2:
         raise ValueError(f"{len(examples)} examples, all labelled alike: a classifier needs both labels")
     tokenizer = AutoTokenizer.from_pretrained(base, padding_side="right")
@@ -60,7 +62,7 @@ def train_bce_head(
         base,
         num_labels=1,
         problem_type="multi_label_classification",
-        dtype="auto" if cuda else torch.float32,
+        dtype=training_dtype(),
     )
     model.config.pad_token_id = tokenizer.pad_token_id
     args = TrainingArguments(
