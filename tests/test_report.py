@@ -4,6 +4,7 @@ model text that looks like markup stays text."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -126,3 +127,12 @@ def test_report_command_writes_the_page_and_one_table_of_several_runs(page: Path
     assert sum(line.startswith("| scripted |") for line in table) == 2 * 3  # 2 runs x 3 strategies
     assert (tmp_path / "both.html").read_text().count('"benchmark": "toy-a"') == 2 * 5
     assert CliRunner().invoke(app, ["report", str(tmp_path / "run")]).exit_code == 2  # neither --html nor --table
+    assert (tmp_path / "t.png").stat().st_size > 0  # the bar chart beside the table
+    measured = json.loads((tmp_path / "run" / "results.json").read_text())
+    drawn = eval_run.plot_runs([measured], tmp_path / "one.png")
+    expected = {
+        (f"scripted {s}", n, 100 * row["score"])
+        for n, rows in measured["benchmarks"].items()
+        for s, row in rows.items()
+    }
+    assert set(drawn) == expected and len(drawn) == 2 * 3  # a bar per benchmark and strategy, at its score

@@ -378,3 +378,28 @@ def plot(results: dict, path: Path) -> None:
                     )
                     if "greedy" in rows and prefix == "voting@":
                         ax.axhline(100 * rows["greedy"]["score"], color=line.get_color(), linestyle="--", linewidth=0.8)
+
+
+def plot_runs(runs: list[dict], path: Path) -> list[tuple[str, str, float]]:
+    """Several runs side by side: a bar per run and strategy in each benchmark, with its interval
+    where it has one (`spct report --table`'s figure). Returns the bars drawn: (legend, benchmark,
+    height in %)."""
+    names = list(dict.fromkeys(n for r in runs for n in r["benchmarks"]))
+    bars = [(r, s) for r in runs for s in dict.fromkeys(s for rows in r["benchmarks"].values() for s in rows)]
+    width = 0.8 / len(bars)
+    drawn: list[tuple[str, str, float]] = []
+    with figure(path, "", "", "score (%)", size=(1.5 + 1.2 * len(names) * max(1, len(bars) / 3), 4)) as ax:
+        for i, (results, strategy) in enumerate(bars):
+            rows = [results["benchmarks"].get(n, {}).get(strategy) for n in names]
+            x = [j + i * width for j, row in enumerate(rows) if row]
+            shown = [row for row in rows if row]
+            below, above = ([100 * abs(r["score"] - r.get(end, r["score"])) for r in shown] for end in ("low", "high"))
+            scores = [100 * r["score"] for r in shown]
+            legend = f"{label(results)} {strategy}"
+            ax.bar(x, scores, width, yerr=[below, above], label=legend)
+            drawn += [
+                (legend, n, h)
+                for n, h in zip([n for n, row in zip(names, rows, strict=True) if row], scores, strict=True)
+            ]
+        ax.set_xticks([j + width * (len(bars) - 1) / 2 for j in range(len(names))], names)
+    return drawn
