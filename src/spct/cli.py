@@ -287,8 +287,9 @@ def eval_command(
     benchmarks: Annotated[
         list[str],
         typer.Argument(
-            help="rewardbench, ppe-preference, ppe-correctness, rmb, hh-rlhf, realmistake, miniature, and the test "
-            "splits of `spct data build`: rmb-test, hh-rlhf-test"
+            help="rewardbench, ppe-preference, ppe-correctness, rmb, hh-rlhf, realmistake, miniature, the test "
+            "splits of `spct data build` (rmb-test, hh-rlhf-test), or any preference file (JSONL, JSON, Parquet, "
+            "CSV) or hub dataset (org/name): see --format"
         ),
     ],
     model: Annotated[
@@ -317,31 +318,54 @@ def eval_command(
         bool, typer.Option(help="a tie at the top is wrong (the training rule), not broken at random as the paper")
     ] = False,
     subsets: Annotated[bool, typer.Option(help="results.md: a table per subset too (miniature: per family)")] = False,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            help="a file's format: pairwise (prompt, chosen, rejected), best-of-n (prompt, responses, best or "
+            "scores) or rating (prompt, response, label 1/0); default: read from its columns"
+        ),
+    ] = None,
+    columns: Annotated[
+        str | None, typer.Option(help="a file's column names, ROLE=NAME,...: e.g. prompt=question,chosen=answer_a")
+    ] = None,
+    split: Annotated[str, typer.Option(help="a hub dataset's split")] = "train",
 ) -> None:
     """The paper's table for one model: results.json, results.md, results.png and results.jsonl under OUT."""
     from spct.backends.base import load_backend
-    from spct.eval.run import run
+    from spct.eval.benchmarks.files import parse_columns
+    from spct.eval.run import lookup, run
 
     ks = sorted({int(k) for k in samples.split(",")})
+    try:
+        mapped = parse_columns(columns)
+    except ValueError as e:
+        raise typer.BadParameter(str(e).removeprefix("--columns: "), param_hint="--columns") from None
+    try:  # every name read (a file's format too) before the model loads
+        chosen = [lookup(name, format, mapped, split) for name in benchmarks]
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
     engine = None
     if not (Path(model) / "baseline.json").is_file():  # a scalar baseline scores itself; a GRM needs a backend
         engine = load_backend(backend, model, **_backend_kwargs(backend, base_url, batch_size))
-    run(
-        benchmarks,
-        engine,
-        ks,
-        data,
-        out,
-        model=model,
-        limit=limit,
-        batch_size=batch_size,
-        max_new_tokens=max_new_tokens,
-        meta_rm=meta_rm,
-        max_prompt_tokens=max_prompt_tokens,
-        items_of=items_of,
-        ties="strict" if strict else "random",
-        subset_tables=subsets,
-    )
+    try:
+        run(
+            chosen,
+            engine,
+            ks,
+            data,
+            out,
+            model=model,
+            limit=limit,
+            batch_size=batch_size,
+            max_new_tokens=max_new_tokens,
+            meta_rm=meta_rm,
+            max_prompt_tokens=max_prompt_tokens,
+            items_of=items_of,
+            ties="strict" if strict else "random",
+            subset_tables=subsets,
+        )
+    except (ValueError, FileNotFoundError) as e:  # a bad benchmark file or record, named; judgments so far are kept
+        _fail(str(e))
     Console().print((out / "results.md").read_text())
 
 

@@ -25,7 +25,7 @@ from spct.backends.base import Backend
 from spct.core.defaults import SCORING
 from spct.core.items import Item, Judgment
 from spct.core.vote import is_correct, judgment_correct
-from spct.eval.benchmarks import Benchmark, hh_rlhf, miniature, ppe, realmistake, rewardbench, rmb
+from spct.eval.benchmarks import Benchmark, files, hh_rlhf, miniature, ppe, realmistake, rewardbench, rmb
 from spct.eval.metrics import bootstrap, outcome, overall, roc_auc
 from spct.eval.report import estimate, figure, markdown_table
 from spct.jobs import judge_to
@@ -46,6 +46,19 @@ BENCHMARKS: dict[str, Benchmark] = {
         hh_rlhf.TEST,
     )
 }
+
+
+def lookup(
+    name: str, format: str | None = None, columns: dict[str, str] | None = None, split: str = "train"
+) -> Benchmark:
+    """A built-in benchmark by name, else a user's preference file or hub dataset (benchmarks/files.py)."""
+    if name in BENCHMARKS:
+        return BENCHMARKS[name]
+    if Path(name).exists() or "/" in name:
+        return files.benchmark(name, format, columns, split)
+    raise ValueError(
+        f"unknown benchmark {name!r}: not a file or a hub dataset (org/name); built in: {', '.join(BENCHMARKS)}"
+    )
 
 
 def subsample(items: list[Item], limit: int | None, seed: int) -> list[Item]:
@@ -151,7 +164,7 @@ def _item_record(name: str, it: Item, outcomes: dict[str, float | None], **extra
 
 
 def run(
-    names: list[str],
+    names: list[str | Benchmark],
     engine: Backend | None,
     ks: list[int],
     data: Path,
@@ -174,10 +187,10 @@ def run(
     results.jsonl, judges exactly its items instead: a paired comparison of two models, whatever
     their windows (a scalar baseline has no GRM prompt to measure). `ties="strict"` counts a tie
     at the top as wrong (the training rule) instead of breaking it at random; `subset_tables` adds
-    a table per subset to results.md."""
-    unknown = [n for n in names if n not in BENCHMARKS]
-    if unknown:
-        raise ValueError(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}")
+    a table per subset to results.md. `names` may hold Benchmarks (a user's file read through
+    `lookup` with its format and columns); records a load left out are counted in results.json
+    under "left out"."""
+    chosen = [n if isinstance(n, Benchmark) else lookup(n) for n in names]  # every name checked before any work
     out.mkdir(parents=True, exist_ok=True)
     results: dict = {
         "model": model,
@@ -187,14 +200,17 @@ def run(
         "benchmarks": {},
         "max_prompt_tokens": max_prompt_tokens,
         "too long": {},
+        "left out": {},
         "items of": None if items_of is None else str(items_of),
         "ties": ties,
     }
     earlier = None if items_of is None else _items_of(items_of)
     per_item: list[dict] = []
-    for name in names:
-        bench = BENCHMARKS[name]
+    for bench in chosen:
+        name = bench.name
         items = bench.load(data)
+        if bench.left_out:
+            results["left out"][name] = dict(bench.left_out)
         if earlier is not None:
             items = [it for it in items if (name, it.id) in earlier]
             if not items:

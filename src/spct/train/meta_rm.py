@@ -15,6 +15,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from spct.backends.pretrained import resolve
 from spct.core.defaults import SCORING
 from spct.core.items import Item, Sample
 from spct.core.vote import is_correct
@@ -53,7 +54,7 @@ def run(cfg: MetaRMConfig) -> Path:
     items = {it.id: it for it in training_items(cfg.data, cfg.items, cfg.seed)}
     examples = [(meta_messages(it, s), label) for it, s, label in labelled_judgments(cfg, items)]
     return train_bce_head(
-        cfg.base,
+        resolve(cfg.base),
         examples,
         Path(cfg.out),
         epochs=cfg.epochs,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import gzip
 import io
 import json
@@ -56,6 +57,7 @@ class Benchmark:
     metric: str = "accuracy"
     aggregate: Callable[[dict[str, list[float]]], dict] = mean_of_items  # outcomes by subset -> {"score": ...}
     paper: str | None = None  # its column among the paper's four Overall benchmarks
+    left_out: dict[str, int] = dataclasses.field(default_factory=dict)  # records its last load left out, by reason
 
 
 @dataclass
