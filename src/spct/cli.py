@@ -211,6 +211,10 @@ def serve_command(
     max_items: Annotated[int, typer.Option(help="items per request")] = 64,
     meta_rm: Annotated[str | None, typer.Option(help="a meta RM for strategy meta")] = None,
     cache: Annotated[Path | None, typer.Option(help="SQLite cache of completions")] = None,
+    failed_reward: Annotated[
+        float | None,
+        typer.Option(help="/get_reward's reward for a query no sample parsed (default null; OpenRLHF needs a number)"),
+    ] = None,
 ) -> None:
     """Serve the GRM over HTTP: /v1/score, /get_reward (OpenRLHF), /health, /metrics."""
     from spct.serve.app import Limits, serve
@@ -226,6 +230,7 @@ def serve_command(
         samples=samples,
         response_marker=response_marker,
         limits=Limits(timeout=timeout, max_items=max_items),
+        failed_reward=failed_reward,
     )
 
 

@@ -106,11 +106,11 @@ def judgment_correct(judgment: Judgment, item: Item) -> bool:
     raise ValueError(f"item {item.id}: no ground truth (best or rating) to judge correctness by")
 
 
-def normalised_rewards(judgment: Judgment, score_range: tuple[int, int]) -> list[float]:
+def normalised_rewards(judgment: Judgment, score_range: tuple[int, int]) -> list[float] | None:
     """Each response's mean valid score mapped to [0, 1] (the template's lowest score to 0, its
-    highest to 1), for callers that want one comparable float per response (RL rewards); all 0
-    when no sample parsed."""
+    highest to 1), for callers that want one comparable float per response (RL rewards). None when
+    no sample parsed: the caller decides what an unjudged response is worth, never a silent 0."""
     if judgment.rewards is None:
-        return [0.0] * judgment.n_responses
+        return None
     low, high = score_range
     return [(r / judgment.n_valid - low) / (high - low) for r in judgment.rewards]

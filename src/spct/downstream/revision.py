@@ -62,14 +62,16 @@ class LMPolicy:
 
 def judge(grm: GRM, query: str, answer: str, samples: int = 1) -> tuple[float, str]:
     """(score in [0, 1], critique) of one answer judged alone; the critique is the first valid
-    sample's principles and analysis, or empty when none parsed (score 0)."""
+    sample's principles and analysis. When none parsed: score 0 and no critique, so that an
+    unjudged answer is never kept over a judged one."""
     item = Item(id="answer", query=query, responses=[answer])
     judgment = grm.score_batch([item], samples)[0]
     sample = next((s for s in judgment.samples if s.ok), None)
     critique = ""
     if sample:
         critique = "\n".join([f"- {p.text}" for p in sample.principles] + [sample.critique]).strip()
-    return normalised_rewards(judgment, grm.template_for(item).score_range)[0], critique
+    rewards = normalised_rewards(judgment, grm.template_for(item).score_range)
+    return (rewards[0] if rewards else 0.0), critique
 
 
 def revise(

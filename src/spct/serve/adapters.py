@@ -13,8 +13,11 @@ verl (`custom_reward_function.path` = this file, `name` = `compute_score`): the 
 `SPCT_TOKEN`) to use a server, otherwise the GRM named by `SPCT_MODEL` (default: the embedded one)
 is loaded in the worker process.
 
-A reward is a response's mean valid score mapped to [0, 1] (`core.vote.normalised_rewards`); a
-group whose judgments all fail to parse gets 0 for every completion.
+A reward is a response's mean valid score mapped to [0, 1] (`core.vote.normalised_rewards`). A
+completion whose judgment has no valid sample (every sample failed to parse) is unjudged: it gets
+`failed`, by default None, which TRL's GRPOTrainer treats as missing (left out of its group's
+baseline, advantage 0), never a silent 0; `GRMReward.unjudged` counts them. verl needs a number:
+`compute_score` returns `SPCT_FAILED_REWARD` (default 0.0) there, with `valid` 0 in its extra info.
 """
 
 from __future__ import annotations
@@ -53,31 +56,42 @@ class GRMReward:
         samples: int = 1,
         strategy: str | None = None,
         timeout: float = 600.0,
+        failed: float | None = None,
     ):
-        """`url` of a running `spct serve`, or `grm` in process (default: the embedded GRM)."""
+        """`url` of a running `spct serve`, or `grm` in process (default: the embedded GRM).
+        `failed`: the reward of an unjudged completion (None: missing, for TRL)."""
         self.url = url
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.grm = None if url else (grm or GRM())
         self.samples = samples
         self.strategy = strategy
         self.timeout = timeout
+        self.failed = failed
+        self.unjudged = 0  # completions so far whose judgment had no valid sample
 
-    async def __call__(self, prompts: list, completions: list, **_: object) -> list[float]:
-        """One float per completion; consecutive completions of the same prompt form one item."""
+    async def __call__(self, prompts: list, completions: list, **_: object) -> list[float | None]:
+        """One reward per completion; consecutive completions of the same prompt form one item."""
         items = []
         for i, (_, group) in enumerate(groupby(zip(prompts, completions, strict=True), key=lambda pc: _key(pc[0]))):
             group = list(group)
             items.append(Item(id=str(i), query=group[0][0], responses=[_text(c) for _, c in group]))
         rewards = await (self._remote(items) if self.url else self._local(items))
-        return [r for group in rewards for r in group]
+        out: list[float | None] = []
+        for it, group in zip(items, rewards, strict=True):
+            if group is None:
+                self.unjudged += len(it.responses)
+                out += [self.failed] * len(it.responses)
+            else:
+                out += group
+        return out
 
-    async def _local(self, items: list[Item]) -> list[list[float]]:
+    async def _local(self, items: list[Item]) -> list[list[float] | None]:
         judgments: list[Judgment] = await asyncio.to_thread(self.grm.score_batch, items, self.samples, self.strategy)
         return [
             normalised_rewards(j, self.grm.template_for(it).score_range) for j, it in zip(judgments, items, strict=True)
         ]
 
-    async def _remote(self, items: list[Item]) -> list[list[float]]:
+    async def _remote(self, items: list[Item]) -> list[list[float] | None]:
         body = {
             "items": [it.model_dump(mode="json", include={"id", "query", "responses"}) for it in items],
             "samples": self.samples,
@@ -97,8 +111,12 @@ class GRMReward:
 _VERL: GRMReward | None = None
 
 
-def compute_score(data_source: str, solution_str: str, ground_truth: object, extra_info: dict | None = None) -> float:
-    """verl's custom reward function: the GRM's normalised score of the solution, judged alone."""
+def compute_score(
+    data_source: str, solution_str: str, ground_truth: object, extra_info: dict | None = None
+) -> dict[str, float]:
+    """verl's custom reward function: the GRM's normalised score of the solution, judged alone, as
+    verl's dict form ({"score", and extra info it logs}): `valid` is 0 for an unjudged solution,
+    whose score is then `SPCT_FAILED_REWARD`."""
     global _VERL
     prompt = (extra_info or {}).get("question") or (extra_info or {}).get("prompt")
     if not prompt:
@@ -106,5 +124,9 @@ def compute_score(data_source: str, solution_str: str, ground_truth: object, ext
     if _VERL is None:
         url = os.environ.get("SPCT_URL")
         grm = None if url else GRM(os.environ.get("SPCT_MODEL", DEFAULT_MODEL))
-        _VERL = GRMReward(grm, url=url, token=os.environ.get("SPCT_TOKEN"))
-    return asyncio.run(_VERL([prompt], [solution_str]))[0]
+        failed = float(os.environ.get("SPCT_FAILED_REWARD", "0"))
+        _VERL = GRMReward(grm, url=url, token=os.environ.get("SPCT_TOKEN"), failed=failed)
+    unjudged = _VERL.unjudged
+    (score,) = asyncio.run(_VERL([prompt], [solution_str]))
+    assert score is not None  # failed is a number here
+    return {"score": score, "valid": float(_VERL.unjudged == unjudged)}

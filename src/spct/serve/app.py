@@ -117,10 +117,12 @@ class SampleOut(BaseModel):
 
 class ScoreOut(BaseModel):
     id: str
-    rewards: list[int] | None = Field(description="voted scores (sum over valid samples), original order")
+    rewards: list[int] | None = Field(
+        description="voted scores (sum over valid samples), original order; null when no sample parsed (unjudged)"
+    )
     best: int | None = Field(description="index of the unique top response; null on a tie or no valid sample")
     ties: list[int]
-    n_valid: int
+    n_valid: int = Field(description="samples that parsed; 0: the item is unjudged and has no reward")
     n_failed: int
     score_range: tuple[int, int] = Field(description="lowest and highest score of one sample")
     samples: list[SampleOut] | None = None
@@ -140,9 +142,12 @@ class RewardRequest(BaseModel):
 
 
 class RewardResponse(BaseModel):
-    rewards: list[float]
-    scores: list[float]
-    extra_logs: dict[str, list[float]]
+    rewards: list[float | None] = Field(
+        description="normalised score in [0, 1]; for a query with no valid sample, the server's --failed-reward "
+        "(null unless set)"
+    )
+    scores: list[float | None]
+    extra_logs: dict[str, list[float]] = Field(description="valid: 1 where a sample parsed; valid_samples: how many")
 
 
 @dataclass
@@ -222,6 +227,11 @@ class Metrics:
         self.failed_samples = Counter(
             "spct_failed_samples", "sampled judgments that did not parse", registry=self.registry
         )
+        self.unjudged = Counter(
+            "spct_unjudged_items",
+            "items with no valid sample: no reward (or the failed reward)",
+            registry=self.registry,
+        )
         self.latency = Histogram("spct_request_seconds", "request latency", ["path"], registry=self.registry)
         self.batch_items = Histogram(
             "spct_batch_items", "items per model call", registry=self.registry, buckets=(1, 2, 4, 8, 16, 32, 64, 128)
@@ -255,9 +265,11 @@ def create_app(
     samples: int = 1,
     response_marker: str | None = None,
     max_wait: float = 0.01,
+    failed_reward: float | None = None,
 ) -> FastAPI:
     """The app around one GRM. `samples` is the k of /get_reward; `token` protects every endpoint
-    but /health."""
+    but /health; `failed_reward` is /get_reward's reward for a query with no valid sample (None:
+    null, which the caller must treat as missing)."""
     # no /docs, /redoc or /openapi.json: they would answer without the token, and the schema
     # pages load scripts from public CDNs
     app = FastAPI(
@@ -327,6 +339,7 @@ def create_app(
             raise HTTPException(422, str(e)) from None
         metrics.items.inc(len(items))
         metrics.failed_samples.inc(sum(j.n_failed for j in judgments))
+        metrics.unjudged.inc(sum(j.n_valid == 0 for j in judgments))
         return judgments
 
     def fit(items: list[Item]) -> None:
@@ -393,12 +406,16 @@ def create_app(
         fit(items)
         judgments = await judged(items, samples, None)
         rewards = [
-            normalised_rewards(j, grm.template_for(it).score_range)[0] for j, it in zip(judgments, items, strict=True)
+            failed_reward if r is None else r[0]
+            for r in (
+                normalised_rewards(j, grm.template_for(it).score_range) for j, it in zip(judgments, items, strict=True)
+            )
         ]
         return RewardResponse(
             rewards=rewards,
             scores=rewards,
             extra_logs={
+                "valid": [float(j.n_valid > 0) for j in judgments],
                 "valid_samples": [float(j.n_valid) for j in judgments],
             },
         )
