@@ -13,7 +13,8 @@ from spct.grm import MINIATURE_MODEL
 from spct.miniature.teacher import TeacherNoise
 from spct.miniature.tokenizer import tiny_causal_lm
 from spct.miniature.world import generate
-from spct.train.warm_start import MINIATURE_TEMPLATES, MiniatureConfig, build, sft_examples
+from spct.train.warm_start import sft_examples
+from spct.train.warm_start_config import MINIATURE_TEMPLATES, MiniatureConfig
 
 
 def test_sft_examples_are_reproducible_and_end_with_the_teacher():
@@ -27,18 +28,24 @@ def test_sft_examples_are_reproducible_and_end_with_the_teacher():
 
 @pytest.mark.slow
 def test_toy_build_trains_and_evaluates(tmp_path):
-    cfg = MiniatureConfig(
-        out=str(tmp_path / "mini"),
-        train_items=24,
-        vocab_size=600,
-        hidden_size=32,
-        num_layers=1,
-        num_heads=2,
-        batch_size=8,
+    from typer.testing import CliRunner
+
+    from spct.cli import app
+
+    out = tmp_path / "mini"
+    sizes = ["--train-items", "24", "--vocab-size", "600", "--hidden-size", "32", "--num-layers", "1"]
+    sizes += ["--num-heads", "2", "--batch-size", "8"]
+    config = tmp_path / "build.yaml"  # the nested field, through a config file; flags win over it
+    config.write_text("teacher_noise: {wrong_check: 0.2, invert: 0.0, misweight: 0.1}\nepochs: 3\n")
+    built = CliRunner().invoke(
+        app, ["miniature", "build", "--config", str(config), "--out", str(out), *sizes, "--epochs", "1"]
     )
-    out = build(cfg)
+    assert built.exit_code == 0, built.output
+    cfg = MiniatureConfig()  # the defaults the flags left alone
     card = json.loads((out / "spct_build.json").read_text())
     assert card["train_examples"] == 24 and card["config"]["hidden_size"] == 32
+    assert card["config"]["teacher_noise"] == {"wrong_check": 0.2, "invert": 0.0, "misweight": 0.1}
+    assert card["config"]["epochs"] == 1.0
     assert GRM(str(out)).template.name == "compact"  # the checkpoint names its own template
     trained = AutoModelForCausalLM.from_pretrained(out)
     torch.manual_seed(cfg.seed)

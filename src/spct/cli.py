@@ -26,7 +26,6 @@ from spct.grm import COMPACT_TEMPLATES, DEFAULT_MODEL, GRM
 from spct.io import InputError, JsonlWriter, done_ids, read_items
 from spct.scaling.cache import CacheError
 from spct.scaling.strategies import STRATEGIES
-from spct.train.warm_start import MiniatureConfig, build
 
 app = typer.Typer(help="Generalist generative reward modeling (SPCT).", no_args_is_help=True)
 console = Console(stderr=True, soft_wrap=True)
@@ -457,7 +456,7 @@ def _train(ctx: typer.Context, config_class: type, module: str) -> None:
 
     from trl import TrlParser
 
-    (cfg,) = TrlParser((config_class,), prog=f"spct train {ctx.info_name}").parse_args_and_config(ctx.args)
+    (cfg,) = TrlParser((config_class,), prog=ctx.command_path).parse_args_and_config(ctx.args)
     try:
         path = importlib.import_module(module).run(cfg)
     except InputError as e:  # bad training data: stopped before any compute, the record named
@@ -570,38 +569,12 @@ miniature = typer.Typer(help="The miniature world: verifiable tasks, a teacher, 
 app.add_typer(miniature, name="miniature")
 
 
-@miniature.command("build")
-def miniature_build(
-    out: Annotated[str, typer.Option(help="checkpoint folder")] = MiniatureConfig.out,
-    train_items: Annotated[
-        int, typer.Option(help="training items, one teacher judgment each")
-    ] = MiniatureConfig.train_items,
-    epochs: Annotated[float, typer.Option()] = MiniatureConfig.epochs,
-    seed: Annotated[int, typer.Option()] = MiniatureConfig.seed,
-    init: Annotated[str | None, typer.Option(help="continue from this checkpoint instead of from scratch")] = None,
-    learning_rate: Annotated[float, typer.Option()] = MiniatureConfig.learning_rate,
-    batch_size: Annotated[int, typer.Option(help="sequences per optimiser step")] = MiniatureConfig.batch_size,
-    hidden_size: Annotated[int, typer.Option(help="model width (from scratch only)")] = MiniatureConfig.hidden_size,
-    num_layers: Annotated[
-        int, typer.Option(help="transformer blocks (from scratch only)")
-    ] = MiniatureConfig.num_layers,
-    num_heads: Annotated[int, typer.Option(help="attention heads (from scratch only)")] = MiniatureConfig.num_heads,
-) -> None:
-    """Regenerate data, tokenizer and the warm-started model, reproducibly."""
-    cfg = MiniatureConfig(
-        out=out,
-        train_items=train_items,
-        epochs=epochs,
-        seed=seed,
-        init=init,
-        learning_rate=learning_rate,
-        batch_size=batch_size,
-        hidden_size=hidden_size,
-        num_layers=num_layers,
-        num_heads=num_heads,
-    )
-    path = build(cfg)
-    console.print(f"miniature GRM written to {path}")
+@miniature.command("build", context_settings=PASS_THROUGH, add_help_option=False)
+def miniature_build(ctx: typer.Context) -> None:
+    """Regenerate data, tokenizer and the warm-started model, reproducibly (flags: spct miniature build --help)."""
+    from spct.train.warm_start_config import MiniatureConfig
+
+    _train(ctx, MiniatureConfig, "spct.train.warm_start")
 
 
 if __name__ == "__main__":  # accelerate launch -m spct.cli ...

@@ -14,7 +14,7 @@ import json
 import random
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from spct.core.items import Item
@@ -23,32 +23,7 @@ from spct.grm import Templates
 from spct.miniature.teacher import TeacherNoise, teacher_judgment
 from spct.miniature.world import generate
 from spct.train.cards import write_cards
-
-MINIATURE_TEMPLATES = {"template": "compact", "binary_template": "compact-binary"}
-
-
-@dataclass
-class MiniatureConfig:
-    out: str = field(default="src/spct/models/miniature-grm", metadata={"help": "where the checkpoint goes"})
-    seed: int = field(default=0, metadata={"help": "seeds data, teacher, init and training"})
-    train_items: int = field(default=12000, metadata={"help": "training items, one teacher judgment each"})
-    vocab_size: int = field(default=4096, metadata={"help": "BPE vocabulary, digits one per token"})
-    hidden_size: int = field(default=256, metadata={"help": "model width"})
-    num_layers: int = field(default=4, metadata={"help": "transformer blocks"})
-    num_heads: int = field(default=4, metadata={"help": "attention heads"})
-    max_length: int = field(default=1024, metadata={"help": "longest training sequence, in tokens"})
-    templates: dict = field(default_factory=lambda: dict(MINIATURE_TEMPLATES), metadata={"help": "prompt templates"})
-    epochs: float = field(default=1.0, metadata={"help": "passes over the teacher judgments"})
-    batch_size: int = field(default=8, metadata={"help": "sequences per optimiser step"})
-    learning_rate: float = field(default=1e-3, metadata={"help": "peak AdamW learning rate (cosine decay)"})
-    teacher_noise: TeacherNoise = field(default_factory=TeacherNoise, metadata={"help": "teacher error rates"})
-    init: str | None = field(
-        default=None,
-        metadata={
-            "help": "continue from this checkpoint (its tokenizer and weights; size fields ignored); "
-            "give a new seed so the items are fresh"
-        },
-    )
+from spct.train.warm_start_config import MiniatureConfig
 
 
 def sft_examples(items: list[Item], seed: int, noise: TeacherNoise, templates: dict[str, str]) -> list[dict]:
@@ -64,7 +39,7 @@ def sft_examples(items: list[Item], seed: int, noise: TeacherNoise, templates: d
     return examples
 
 
-def build(cfg: MiniatureConfig) -> Path:
+def run(cfg: MiniatureConfig) -> Path:
     """Write tokenizer + model + data card to cfg.out and return it."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
