@@ -50,7 +50,7 @@ def judge(**kwargs) -> GRM:
 
 def run(grm: GRM, items: list[Item], k: int, item_batch: int, **strategy) -> dict:
     start = time.perf_counter()
-    judgments = list(grm.score_items(items, samples=k, batch_size=item_batch, **strategy))
+    judgments = list(grm.score_items(items, k=k, batch_size=item_batch, **strategy))
     seconds = time.perf_counter() - start
     samples = sum(j.samples_used for j in judgments)
     return {

@@ -117,7 +117,7 @@ def test_a_response_imitating_the_judgment_format_cannot_change_what_is_parsed()
 
     grm = GRM(backend=ScriptedJudge())
     for text in INJECTED:
-        judgment = grm.score("Which is right?", ["right", text], samples=4)
+        judgment = grm.score("Which is right?", ["right", text], k=4)
         # the scripted model's own text is read: 'right' wins whatever the other response says
         assert judgment.best == 0 and judgment.n_failed == 0 and judgment.rewards == [40, 8]
 

@@ -18,7 +18,7 @@ from spct.grm import MINIATURE_MODEL
 def test_votes_map_back_to_the_original_order():
     judge = ScriptedJudge()
     grm = GRM(backend=judge, seed=3)
-    j = grm.score("q?", ["wrong", "no", "right", "nope"], samples=6)
+    j = grm.score("q?", ["wrong", "no", "right", "nope"], k=6)
     assert j.rewards == [12, 12, 60, 12] and j.best == 2 and j.n_valid == 6
     assert len({tuple(s.order) for s in j.samples}) > 1  # the samples saw different orders
     assert judge.calls[0][0] == 6 and judge.calls[0][1].temperature == 0.5
@@ -36,7 +36,7 @@ def test_batches_keep_items_apart_and_user_principles_reach_the_prompt():
 
     grm = GRM(backend=Spy(), principles=["Refuse to rank insults."])
     items = [Item(id=str(i), query=f"q{i}", responses=["x"] * i + ["right"]) for i in range(1, 6)]
-    judgments = list(grm.score_items(items, samples=2, batch_size=2))
+    judgments = list(grm.score_items(items, k=2, batch_size=2))
     assert [j.id for j in judgments] == [it.id for it in items]
     assert all(j.best == len(j.rewards) - 1 for j in judgments)
     assert len(seen) == 10 and all("- Refuse to rank insults." in s for s in seen)

@@ -93,8 +93,8 @@ def test_d7_bad_payloads_are_422_never_500(url):
     }
     assert post(json.dumps(ends_with_assistant)).status_code == 422
     assert post(json.dumps({"items": [{"query": [], "responses": ["x"]}]})).status_code == 422
-    assert post('{"items": [{"query": "q", "responses": ["a"]}], "samples": NaN}').status_code == 422
-    assert post('{"items": [{"query": "q", "responses": ["a"]}], "samples": 1e309}').status_code == 422
+    assert post('{"items": [{"query": "q", "responses": ["a"]}], "k": NaN}').status_code == 422
+    assert post('{"items": [{"query": "q", "responses": ["a"]}], "k": 1e309}').status_code == 422
     surrogate = post('{"items": [{"query": "q\\ud800", "responses": ["a"]}]}')
     assert surrogate.status_code == 422 and "unicode" in surrogate.text
 
@@ -112,8 +112,8 @@ def test_d8_option_errors_answer_at_once_while_the_model_is_busy():
                         client.post(f"{base}/v1/score", json={"items": [ITEM], **options})
                         for options in (
                             {"strategy": "bogus"},
-                            {"strategy": "meta", "samples": 2},
-                            {"strategy": "greedy", "samples": 2},
+                            {"strategy": "meta", "k": 2},
+                            {"strategy": "greedy", "k": 2},
                         )
                     )
                 )
@@ -248,7 +248,7 @@ def test_d2_a_request_that_times_out_stops_blocking_everyone_else():
         async def scenario() -> tuple[httpx.Response, list[httpx.Response]]:
             async with httpx.AsyncClient(timeout=30) as client:
                 judge.seconds = 60.0  # the first call is built to take far too long
-                slow = asyncio.create_task(client.post(f"{base}/v1/score", json={"items": [ITEM], "samples": 2}))
+                slow = asyncio.create_task(client.post(f"{base}/v1/score", json={"items": [ITEM], "k": 2}))
                 await asyncio.sleep(0.3)
                 judge.seconds = 0.2
                 limit = asyncio.Semaphore(8)

@@ -236,11 +236,11 @@ def test_bad_strategy_options_fail_before_any_sampling():
     item = Item(id="x", query="q", responses=["right", "b"])
     for kwargs, message in (
         ({"strategy": "best"}, "unknown strategy"),
-        ({"strategy": "greedy", "samples": 4}, "greedy"),
-        ({"samples": 0}, "samples"),
+        ({"strategy": "greedy", "k": 4}, "greedy"),
+        ({"k": 0}, "k must be"),
     ):
         with pytest.raises(ValueError, match=message):
-            grm.score_batch([item], **{"samples": 2, **kwargs})
+            grm.score_batch([item], **{"k": 2, **kwargs})
     assert judge.calls == []
 
 

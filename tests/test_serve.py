@@ -45,7 +45,7 @@ AUTH = {"Authorization": "Bearer s3cret"}
 
 def test_score_returns_rewards_best_and_on_request_the_critiques(url: str):
     item = {"id": "a", "query": "Which is right?", "responses": ["wrong", "right", "wrong too"]}
-    r = httpx.post(f"{url}/v1/score", json={"items": [item], "samples": 2, "details": True}, headers=AUTH)
+    r = httpx.post(f"{url}/v1/score", json={"items": [item], "k": 2, "details": True}, headers=AUTH)
     assert r.status_code == 200, r.text
     (result,) = r.json()["results"]
     assert result["id"] == "a" and result["best"] == 1 and result["rewards"] == [4, 20, 4]

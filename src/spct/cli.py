@@ -165,7 +165,7 @@ def score(
             items,
             output,
             grm_kwargs=grm_kwargs,
-            samples=samples,
+            k=samples,
             options=options,
             workers=ray_workers,
             batch_size=batch_size,
@@ -184,7 +184,7 @@ def score(
     columns = (TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with JsonlWriter(output, append=resume) as writer, Progress(*columns, console=console) as bar:
         task = bar.add_task("scoring", total=len(items))
-        for judgment in grm.score_items(items, samples=samples, batch_size=batch_size, **options):
+        for judgment in grm.score_items(items, k=samples, batch_size=batch_size, **options):
             writer.write(judgment)
             if show_judgments:
                 show(by_id[judgment.id], judgment, stdout)
@@ -226,7 +226,7 @@ def serve_command(
         host,
         port,
         token=token,
-        samples=samples,
+        k=samples,
         response_marker=response_marker,
         limits=Limits(timeout=timeout, max_items=max_items),
         failed_reward=failed_reward,
@@ -428,7 +428,7 @@ def reasoning_command(
         n=n,
         p_right=p_right,
         limit=limit,
-        samples=samples,
+        k=samples,
         group_size=group_size,
         candidates=candidates,
     )

@@ -2,9 +2,9 @@
 
     from spct import GRM
     grm = GRM()                                   # the embedded default (SmolLM2-135M + adapter), in-process
-    j = grm.score("What is 47 + 38?", ["85", "75"], samples=4)
+    j = grm.score("What is 47 + 38?", ["85", "75"], k=4)
     j.rewards, j.best                             # voted rewards, index of the best response
-    grm.score(query, responses, samples=32, strategy="adaptive")     # stops once the vote is decided
+    grm.score(query, responses, k=32, strategy="adaptive")     # stops once the vote is decided
 
     GRM("deepseek-ai-or-your/checkpoint", backend="openai", base_url="http://127.0.0.1:8000/v1",
         meta_rm="BBQGOD/DeepSeek-GRM-27B-MetaRM", cache="runs/cache.sqlite")
@@ -148,10 +148,10 @@ class GRM:
         prompts = [self.template_for(it).render(it, list(range(len(it.responses))), self.principles) for it in items]
         return self.backend.prompt_tokens(prompts)
 
-    def temperature_for(self, samples: int) -> float:
+    def temperature_for(self, k: int) -> float:
         if self.temperature is not None:
             return self.temperature
-        return 0.0 if samples == 1 else SCORING.sampled_temperature
+        return 0.0 if k == 1 else SCORING.sampled_temperature
 
     # -- drawing samples -------------------------------------------------------------------------
 
@@ -232,48 +232,48 @@ class GRM:
         self,
         query: str | list[Message] | list[dict],
         responses: Sequence[str],
-        samples: int = 1,
+        k: int = 1,
         id: str = "item",
         **strategy,
     ) -> Judgment:
         item = Item.model_validate({"id": id, "query": query, "responses": list(responses)})
-        return self.score_batch([item], samples, **strategy)[0]
+        return self.score_batch([item], k, **strategy)[0]
 
     def score_batch(
         self,
         items: Sequence[Item],
-        samples: int = 1,
+        k: int = 1,
         strategy: str | None = None,
         *,
         k_meta: int | None = None,
         round_size: int = SCORING.round_size,
         confidence: float = SCORING.confidence,
     ) -> list[Judgment]:
-        """Judge a batch of items with `samples` = k draws each. strategy None: greedy for k = 1,
+        """Judge a batch of items with k draws each. strategy None: greedy for k = 1,
         voting otherwise. "meta" keeps the top k_meta (default k // 2) by the meta RM;
         "adaptive" draws `round_size` at a time until `decided(..., confidence)` (1.0 = stop only
         when the remaining budget cannot change the outcome)."""
-        strategy = self.check_options(samples, strategy)
-        temperature = self.temperature_for(samples)
+        strategy = self.check_options(k, strategy)
+        temperature = self.temperature_for(k)
         if strategy == "adaptive":
-            drawn = self._adaptive(items, samples, temperature, round_size, confidence)
+            drawn = self._adaptive(items, k, temperature, round_size, confidence)
         else:
-            drawn = self.draw(items, 0, samples, temperature)
+            drawn = self.draw(items, 0, k, temperature)
         if strategy == "meta":
             assert self.meta_rm is not None  # check_options refuses "meta" without one
-            kept = k_meta or max(1, samples // 2)
+            kept = k_meta or max(1, k // 2)
             drawn = [keep_top(ss, [s.meta_score for s in ss], kept) for ss in self.meta_rm.annotate(items, drawn)]
-        return [vote(it.id, len(it.responses), ss, strategy, k=samples) for it, ss in zip(items, drawn, strict=True)]
+        return [vote(it.id, len(it.responses), ss, strategy, k=k) for it, ss in zip(items, drawn, strict=True)]
 
-    def check_options(self, samples: int, strategy: str | None) -> str:
-        """The strategy that `samples` and `strategy` name, or a ValueError saying what is wrong."""
-        if samples < 1:
-            raise ValueError(f"samples must be >= 1, got {samples}")
-        strategy = strategy or ("greedy" if samples == 1 else "voting")
+    def check_options(self, k: int, strategy: str | None) -> str:
+        """The strategy that `k` and `strategy` name, or a ValueError saying what is wrong."""
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        strategy = strategy or ("greedy" if k == 1 else "voting")
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-        if strategy == "greedy" and samples != 1:
-            raise ValueError(f"greedy draws one sample, got samples={samples}")
+        if strategy == "greedy" and k != 1:
+            raise ValueError(f"greedy draws one sample, got k={k}")
         if strategy == "meta" and self.meta_rm is None:
             raise ValueError("strategy 'meta' needs a meta RM: GRM(..., meta_rm=checkpoint)")
         return strategy
@@ -300,9 +300,9 @@ class GRM:
         return drawn
 
     def score_items(
-        self, items: Iterable[Item], samples: int = 1, batch_size: int = SCORING.batch_size, **strategy
+        self, items: Iterable[Item], k: int = 1, batch_size: int = SCORING.batch_size, **strategy
     ) -> Iterator[Judgment]:
         """Judgments in input order, `batch_size` items per backend call, yielded as each call ends."""
         it = iter(items)
         while batch := list(islice(it, batch_size)):
-            yield from self.score_batch(batch, samples, **strategy)
+            yield from self.score_batch(batch, k, **strategy)

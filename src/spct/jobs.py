@@ -17,7 +17,7 @@ from spct.io import JsonlWriter, done_ids
 def judge_to(
     backend: Backend,
     items: list[Item],
-    samples: int,
+    k: int,
     temperature: float,
     path: Path,
     batch_size: int,
@@ -30,7 +30,7 @@ def judge_to(
     with JsonlWriter(path, append=True) as writer:
         grm = GRM(backend=backend, temperature=temperature, max_new_tokens=max_new_tokens)  # the model's own templates
         for j in tqdm(
-            grm.score_items(todo, samples=samples, batch_size=batch_size),
+            grm.score_items(todo, k=k, batch_size=batch_size),
             total=len(todo),
             desc=f"{path.parent.name}/{path.stem}",
             disable=not todo,

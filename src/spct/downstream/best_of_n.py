@@ -33,7 +33,7 @@ def best_of_n(
     grm: GRM,
     query: str | list[Message],
     candidates: Sequence[str],
-    samples: int = 1,
+    k: int = 1,
     group_size: int = 8,
 ) -> Choice:
     if not candidates:
@@ -50,7 +50,7 @@ def best_of_n(
             Item(id=f"round{len(rounds)}-{i}", query=query, responses=[candidates[c] for c in g])
             for i, g in enumerate(judged)
         ]
-        judgments = grm.score_batch(items, samples)
+        judgments = grm.score_batch(items, k)
         rounds += judgments
         winners = {}
         for g, j in zip(judged, judgments, strict=True):

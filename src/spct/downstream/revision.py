@@ -60,12 +60,12 @@ class LMPolicy:
         return self._ask(REVISE_PROMPT.format(query=query, answer=answer, critique=critique))
 
 
-def judge(grm: GRM, query: str, answer: str, samples: int = 1) -> tuple[float, str]:
+def judge(grm: GRM, query: str, answer: str, k: int = 1) -> tuple[float, str]:
     """(score in [0, 1], critique) of one answer judged alone; the critique is the first valid
     sample's principles and analysis. When none parsed: score 0 and no critique, so that an
     unjudged answer is never kept over a judged one."""
     item = Item(id="answer", query=query, responses=[answer])
-    judgment = grm.score_batch([item], samples)[0]
+    judgment = grm.score_batch([item], k)[0]
     sample = next((s for s in judgment.samples if s.ok), None)
     critique = ""
     if sample:
@@ -74,18 +74,16 @@ def judge(grm: GRM, query: str, answer: str, samples: int = 1) -> tuple[float, s
     return (rewards[0] if rewards else 0.0), critique
 
 
-def revise(
-    grm: GRM, policy: Policy, query: str, rounds: int = 3, samples: int = 1, answer: str | None = None
-) -> list[Round]:
+def revise(grm: GRM, policy: Policy, query: str, rounds: int = 3, k: int = 1, answer: str | None = None) -> list[Round]:
     """Round 0 is the policy's first answer (or `answer`); the current answer is the last kept one."""
     current = answer if answer is not None else policy.answer(query)
-    score, critique = judge(grm, query, current, samples)
+    score, critique = judge(grm, query, current, k)
     history = [Round(current, score, critique, True)]
     for _ in range(rounds):
         new = policy.revise(query, current, critique)
         if new == current:
             break
-        new_score, new_critique = judge(grm, query, new, samples)
+        new_score, new_critique = judge(grm, query, new, k)
         improved = new_score > score
         history.append(Round(new, new_score, new_critique, improved))
         if not improved:

@@ -213,7 +213,7 @@ def run(
     n: int = 4,
     p_right: float = 0.4,
     limit: int | None = None,
-    samples: int = 1,
+    k: int = 1,
     group_size: int = 8,
     candidates: Path | None = None,
     seed: int = 0,
@@ -239,7 +239,7 @@ def run(
             for task in tqdm([p for p in chosen if p.id not in done], desc=name):
                 cands = given[task.id] if given else synthesise(task, tasks, n, p_right, seed)
                 right = [is_right(task, c) for c in cands]
-                choice = best_of_n(grm, task.query, cands, samples, group_size)
+                choice = best_of_n(grm, task.query, cands, k, group_size)
                 picks = {
                     "grm": choice.index,
                     "random": rng.randrange(len(cands)),

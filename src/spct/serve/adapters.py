@@ -53,7 +53,7 @@ class GRMReward:
         *,
         url: str | None = None,
         token: str | None = None,
-        samples: int = 1,
+        k: int = 1,
         strategy: str | None = None,
         timeout: float = 600.0,
         failed: float | None = None,
@@ -63,7 +63,7 @@ class GRMReward:
         self.url = url
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.grm = None if url else (grm or GRM())
-        self.samples = samples
+        self.k = k
         self.strategy = strategy
         self.timeout = timeout
         self.failed = failed
@@ -86,7 +86,7 @@ class GRMReward:
         return out
 
     async def _local(self, items: list[Item]) -> list[list[float] | None]:
-        judgments: list[Judgment] = await asyncio.to_thread(self.grm.score_batch, items, self.samples, self.strategy)
+        judgments: list[Judgment] = await asyncio.to_thread(self.grm.score_batch, items, self.k, self.strategy)
         return [
             normalised_rewards(j, self.grm.template_for(it).score_range) for j, it in zip(judgments, items, strict=True)
         ]
@@ -94,7 +94,7 @@ class GRMReward:
     async def _remote(self, items: list[Item]) -> list[list[float] | None]:
         body = {
             "items": [it.model_dump(mode="json", include={"id", "query", "responses"}) for it in items],
-            "samples": self.samples,
+            "k": self.k,
             "strategy": self.strategy,
         }
         async with httpx.AsyncClient(timeout=self.timeout) as client:

@@ -91,7 +91,7 @@ class Limits:
     max_body_bytes: int = 4_000_000
     max_items: int = 64
     max_responses: int = 32
-    max_samples: int = 32
+    max_k: int = 32
     timeout: float = 120.0  # seconds a request may wait for its judgments (504 after)
 
 
@@ -103,7 +103,7 @@ class ItemIn(BaseModel):
 
 class ScoreRequest(BaseModel):
     items: list[ItemIn] = Field(min_length=1)
-    samples: int = Field(1, ge=1, description="k sampled judgments per item (1: greedy)")
+    k: int = Field(1, ge=1, description="sampled judgments per item (1: greedy)")
     strategy: str | None = Field(None, description="greedy, voting, meta or adaptive; default greedy for k = 1")
     details: bool = Field(False, description="return every sample's principles, critique and scores")
 
@@ -168,8 +168,8 @@ class Batcher:
     tasks: set[asyncio.Task] = field(default_factory=set)
     model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def judge(self, items: list[Item], samples: int, strategy: str | None) -> list[Judgment]:
-        key = (samples, strategy)
+    async def judge(self, items: list[Item], k: int, strategy: str | None) -> list[Judgment]:
+        key = (k, strategy)
         waiting = _Waiting(items, asyncio.get_running_loop().create_future())
         queue = self.queues.setdefault(key, [])
         queue.append(waiting)
@@ -262,12 +262,12 @@ def create_app(
     *,
     token: str | None = None,
     limits: Limits = Limits(),
-    samples: int = 1,
+    k: int = 1,
     response_marker: str | None = None,
     max_wait: float = 0.01,
     failed_reward: float | None = None,
 ) -> FastAPI:
-    """The app around one GRM. `samples` is the k of /get_reward; `token` protects every endpoint
+    """The app around one GRM. `k` is the number of samples /get_reward votes; `token` protects every endpoint
     but /health; `failed_reward` is /get_reward's reward for a query with no valid sample (None:
     null, which the caller must treat as missing)."""
     # no /docs, /redoc or /openapi.json: they would answer without the token, and the schema
@@ -364,11 +364,11 @@ def create_app(
     @app.post("/v1/score", response_model=ScoreResponse, dependencies=[Depends(authorised)])
     async def score(request: ScoreRequest) -> ScoreResponse:
         check("items", len(request.items), limits.max_items)
-        check("samples", request.samples, limits.max_samples)
+        check("k", request.k, limits.max_k)
         for i, it in enumerate(request.items):
             check(f"items.{i}.responses", len(it.responses), limits.max_responses)
         try:
-            grm.check_options(request.samples, request.strategy)  # at once, not behind the model
+            grm.check_options(request.k, request.strategy)  # at once, not behind the model
             items = [
                 Item(id=it.id if it.id is not None else str(i), query=it.query, responses=it.responses)
                 for i, it in enumerate(request.items)
@@ -378,7 +378,7 @@ def create_app(
         except ValueError as e:
             raise HTTPException(422, str(e)) from None
         fit(items)
-        judgments = await judged(items, request.samples, request.strategy)
+        judgments = await judged(items, request.k, request.strategy)
         return ScoreResponse(
             model=model_name,
             results=[
@@ -404,7 +404,7 @@ def create_app(
                 raise HTTPException(422, f"query.{i}: {e}") from None
             items.append(Item(id=str(i), query=prompt, responses=[response]))
         fit(items)
-        judgments = await judged(items, samples, None)
+        judgments = await judged(items, k, None)
         rewards = [
             failed_reward if r is None else r[0]
             for r in (

@@ -24,16 +24,16 @@ from spct.io import JsonlWriter
 class Worker:
     """One actor: builds its GRM once, then judges batches of items (as JSON text)."""
 
-    def __init__(self, grm_kwargs: dict, samples: int, options: dict):
+    def __init__(self, grm_kwargs: dict, k: int, options: dict):
         from spct.grm import GRM
 
         self.grm = GRM(**grm_kwargs)
-        self.samples = samples
+        self.k = k
         self.options = options
 
     def __call__(self, batch: dict) -> dict:
         items = [Item.model_validate_json(text) for text in batch["item"]]
-        judgments = self.grm.score_batch(items, self.samples, **self.options)
+        judgments = self.grm.score_batch(items, self.k, **self.options)
         return {"id": [j.id for j in judgments], "judgment": [j.model_dump_json() for j in judgments]}
 
 
@@ -42,7 +42,7 @@ def score_on_ray(
     output: Path,
     *,
     grm_kwargs: dict,
-    samples: int,
+    k: int,
     options: dict,
     workers: int,
     batch_size: int,
@@ -59,7 +59,7 @@ def score_on_ray(
         return 0
     judged = ray.data.from_items(rows).map_batches(
         Worker,
-        fn_constructor_kwargs={"grm_kwargs": grm_kwargs, "samples": samples, "options": options},
+        fn_constructor_kwargs={"grm_kwargs": grm_kwargs, "k": k, "options": options},
         batch_size=batch_size,
         concurrency=workers,
         batch_format="numpy",
