@@ -97,6 +97,6 @@ def test_grm_votes_over_a_served_model(server: str, tiny_model_dir: Path, calls:
 
     grm = GRM(str(tiny_model_dir), backend="openai", base_url=server, max_new_tokens=8, seed=5)
     judgment = grm.score("Is the answer clear?", ["yes"], k=3)
-    assert len(judgment.samples) == 3 and judgment.n_valid + judgment.n_failed == 3
+    assert len(judgment.samples) == 3
     assert len(calls["n"]) >= 3
     assert len({s.text for s in judgment.samples}) > 1

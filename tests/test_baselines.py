@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from helpers import weights
 
 from spct.core import Item, Principle, format_judgment
 from spct.grm import MINIATURE_MODEL
@@ -58,10 +58,6 @@ def correct_trajectories(path: Path, items: list[Item]) -> Path:
     return path
 
 
-def weights(path: Path) -> dict[str, torch.Tensor]:
-    return load_file(path / "model.safetensors")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["bt", "pair", "judge", "cloud"])
 def test_baseline_trains_a_few_steps_and_judges_the_test_split(kind: str, tmp_path: Path):
@@ -103,8 +99,10 @@ def test_baseline_trains_a_few_steps_and_judges_the_test_split(kind: str, tmp_pa
 
     results = eval_run(["miniature"], None, [1], tmp_path, tmp_path / "spct-eval", model=str(model), limit=4)
     row = results["benchmarks"]["miniature"]["scalar"]
-    assert row["n"] + row["unjudged"] == 16 and row["n"] > 0 and 0.0 <= row["score"] <= 1.0
+    assert row["n"] + row["unjudged"] == 16 and row["n"] > 0
     records = [json.loads(line) for line in (tmp_path / "spct-eval" / "results.jsonl").open()]
+    outcomes = [r["outcomes"]["scalar"] for r in records if r["outcomes"]["scalar"] is not None]
+    assert len(outcomes) == row["n"] and row["score"] == pytest.approx(sum(outcomes) / len(outcomes))
     lone = sum(len(r["responses"]) == 1 for r in records)
     assert lone and row["unjudged"] == (lone if kind in ("pair", "judge") else 0)  # only they cannot rate one
     assert "| model | strategy | miniature |" in (tmp_path / "spct-eval" / "results.md").read_text()

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ScriptedJudge
+from helpers import ScriptedJudge
 from typer.testing import CliRunner
 
 from spct.cli import app

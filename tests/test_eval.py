@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import DATA, RESPONSE, ScriptedJudge
 
 from spct.backends.base import Completion
 from spct.core.items import Item
@@ -17,8 +18,6 @@ from spct.core.parse import format_judgment
 from spct.eval.benchmarks import Benchmark, MissingField, mean_of_subsets, rewardbench, rmb
 from spct.eval.metrics import bootstrap, outcome, overall, roc_auc, section_scores
 from spct.grm import PAPER_TEMPLATES
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def test_rewardbench_sources_load_with_the_published_counts():
@@ -124,8 +123,6 @@ def test_roc_auc_and_bootstrap():
 
 
 def test_spct_eval_writes_the_table_and_resumes_from_its_judgments(tmp_path: Path):
-    from conftest import ScriptedJudge
-
     from spct.eval.run import run
 
     judge = ScriptedJudge()
@@ -133,8 +130,6 @@ def test_spct_eval_writes_the_table_and_resumes_from_its_judgments(tmp_path: Pat
     rmb_rows = results["benchmarks"]["rmb"]
     assert set(rmb_rows) == {"greedy", "voting@1", "voting@2", "voting@4"}
     assert rmb_rows["greedy"]["n"] == 12 and len(rmb_rows["greedy"]["subsets"]) == 4  # 3 per part
-    # the scripted judge gives every response 2 (none says 'right'): ties, broken at random
-    assert 0.0 <= rmb_rows["voting@4"]["score"] <= 1.0
     assert rmb_rows["greedy"]["parsed"] == rmb_rows["voting@2"]["parsed"] == 1.0  # every scripted sample parses
     assert "samples that parsed (greedy): rmb 100%, realmistake 100%" in (tmp_path / "results.md").read_text()
     assert results["benchmarks"]["realmistake"]["greedy"]["metric"] == "ROC-AUC"
@@ -143,11 +138,15 @@ def test_spct_eval_writes_the_table_and_resumes_from_its_judgments(tmp_path: Pat
     calls = len(judge.calls)
     again = run(["rmb", "realmistake"], judge, [1, 2, 4], DATA, tmp_path, model="scripted", limit=3)
     assert len(judge.calls) == calls and again["benchmarks"]["rmb"]["greedy"]["n"] == 12  # all read back
+    # the scripted judge gives every response 2 (none says 'right'): every item ties at the top,
+    # which counts as wrong under the training rule, and as a coin under the paper's
+    strict = run(["rmb"], judge, [1, 2, 4], DATA, tmp_path / "strict", model="scripted", limit=3, ties="strict")
+    assert {s: r["score"] for s, r in strict["benchmarks"]["rmb"].items()} == dict.fromkeys(rmb_rows, 0.0)
+    # ...and every lone ReaLMistake response scores the same: no ranking at all, an AUC of one half
+    assert results["benchmarks"]["realmistake"]["greedy"]["score"] == 0.5
 
 
 def test_items_of_an_earlier_run_judges_exactly_its_items(tmp_path: Path):
-    from conftest import ScriptedJudge
-
     from spct.eval.run import run
 
     first = run(["rmb", "realmistake"], ScriptedJudge(), [1], DATA, tmp_path / "a", model="scripted", limit=2)
@@ -184,8 +183,6 @@ COUNTED = [  # the scripted judge gives 'right' 10 and every other response 2
     ],
 )
 def test_eval_metrics_match_counts_made_by_hand(tmp_path: Path, monkeypatch, ties, aggregate, score, subset_a):
-    from conftest import ScriptedJudge
-
     from spct.eval import run as eval_run
 
     monkeypatch.setitem(eval_run.BENCHMARKS, "counted", _counted(COUNTED, aggregate))
@@ -198,8 +195,6 @@ def test_eval_metrics_match_counts_made_by_hand(tmp_path: Path, monkeypatch, tie
 
 
 def test_a_lone_response_among_pairs_is_right_when_its_score_rounds_to_the_rating(tmp_path: Path, monkeypatch):
-    from conftest import RESPONSE
-
     from spct.eval import run as eval_run
 
     lone = [

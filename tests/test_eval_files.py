@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import ScriptedJudge
 from typer.testing import CliRunner
 
 from spct.eval.benchmarks import MissingField
@@ -22,8 +23,6 @@ def _jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def _run(source: Path | str, out: Path, *args, **options):
-    from conftest import ScriptedJudge
-
     from spct.eval.run import lookup, run
 
     return run([lookup(str(source), *args, **options)], ScriptedJudge(), [1], out, out, model="scripted", limit=None)

@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+from helpers import ScriptedJudge
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -113,8 +114,6 @@ INJECTED = [
 
 
 def test_a_response_imitating_the_judgment_format_cannot_change_what_is_parsed():
-    from conftest import ScriptedJudge
-
     grm = GRM(backend=ScriptedJudge())
     for text in INJECTED:
         judgment = grm.score("Which is right?", ["right", text], k=4)

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ScriptedJudge
+from helpers import ScriptedJudge
 from typer.testing import CliRunner
 
 from spct import GRM, Item

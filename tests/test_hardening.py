@@ -13,7 +13,7 @@ import time
 import httpx
 import jinja2
 import pytest
-from conftest import ScriptedJudge, running
+from helpers import ScriptedJudge, running
 from typer.testing import CliRunner
 
 from spct.cli import app

@@ -70,12 +70,14 @@ def test_toy_build_trains_and_evaluates(tmp_path):
     rows = results["benchmarks"]["miniature"]
     families = {it.meta["family"] for it in generate(400, "test", 0)}
     assert set(rows) == {"greedy", "voting@1", "voting@2"} and set(rows["greedy"]["subsets"]) == families
-    assert rows["greedy"]["n"] == len(families) and 0.0 <= rows["greedy"]["parsed"] <= 1.0
+    judged = [json.loads(line)["judgments"]["greedy"] for line in (tmp_path / "eval" / "results.jsonl").open()]
+    assert rows["greedy"]["n"] == len(families) == len(judged)
+    assert rows["greedy"]["parsed"] == sum(j["n_valid"] for j in judged) / len(judged)  # one sample each
     assert "miniature by subset:" in (tmp_path / "eval" / "results.md").read_text()
     # meta-RM voting from the same judgments (any sequence classifier: here the toy GRM under a new head)
     with_meta = run(["miniature"], engine, [1, 2], tmp_path, tmp_path / "eval", meta_rm=str(out), **flags)
     meta_rows = with_meta["benchmarks"]["miniature"]
-    assert {s: r for s, r in meta_rows.items() if s != "meta@2"} == rows and 0.0 <= meta_rows["meta@2"]["score"] <= 1
+    assert {s: r for s, r in meta_rows.items() if s != "meta@2"} == rows and meta_rows["meta@2"]["n"] == len(families)
     write_table([results, with_meta], tmp_path / "both.md", subsets=True)  # what `spct report --table` writes
     table = (tmp_path / "both.md").read_text()
     assert table.count("| mini | greedy |") == 4 and "| mini | meta@2 |" in table  # main table and by family

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import DATA
 
 from spct.core.items import Item
 from spct.core.parse import parse_judgment
@@ -18,8 +19,6 @@ from spct.train.cold_start import rule_judgment
 from spct.train.data import training_items
 from spct.train.real_data import build
 from spct.train.stage import ship
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,11 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import ScriptedJudge
+from helpers import DATA, ScriptedJudge
 
 from spct.eval import reasoning as R
 from spct.eval.benchmarks import gsm8k, humaneval, math500
 from spct.grm import GRM
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def test_answer_checkers():

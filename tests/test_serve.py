@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import ScriptedJudge, running
+from helpers import ScriptedJudge, running
 
 from spct.grm import GRM
 from spct.serve.app import Limits, create_app, split_query

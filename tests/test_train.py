@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import ScriptedJudge, weights
 from safetensors.torch import load_file
 
 from spct.core import Item, Principle, Sample, format_judgment
@@ -87,17 +88,12 @@ def test_the_ablation_without_principles_trains_the_same_judgments_from_their_an
             ],
         }
     ]
-    grm = GRM.__new__(GRM)  # only its templates are read
-    grm.templates, grm.principles = Templates.of(MINIATURE_MODEL), ()
-    (full,) = sft_data(grm, {"pair": PAIR}, records)
-    (bare,) = sft_data(grm, {"pair": PAIR}, records, principles=False)
+    templates = Templates.of(MINIATURE_MODEL)
+    (full,) = sft_data(templates, {"pair": PAIR}, records)
+    (bare,) = sft_data(templates, {"pair": PAIR}, records, principles=False)
     assert full["messages"][:-1] == bare["messages"][:-1]  # the same prompt
     assert full["messages"][-1]["content"] == text
     assert bare["messages"][-1]["content"] == "Analysis:\nb is 9: right.\n\nScores: \\boxed{2, 9, 3}"
-
-
-def weights(path: Path) -> dict[str, torch.Tensor]:
-    return load_file(path / "model.safetensors")
 
 
 def unchanged(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> list[str]:
@@ -131,18 +127,18 @@ def test_rft_samples_rejects_fine_tunes_and_resumes(rft_run: Path):
     assert json.loads((model / "spct.json").read_text()) == json.loads(
         (Path(MINIATURE_MODEL) / "spct.json").read_text()
     )
-    assert GRM(str(model), max_new_tokens=160).score("What is 2 + 2?", ["4", "5"]).n_valid in (0, 1)
+    assert GRM(str(model)).templates == GRM(MINIATURE_MODEL).templates  # it judges in its base's templates
 
     from spct.train.rft import sample_trajectories
     from spct.train.rft_config import RFTConfig
 
-    class NoSampling(GRM):
-        def draw(self, *a, **k):
+    class NoSampling(ScriptedJudge):
+        def generate(self, prompts, sampling):
             raise AssertionError("resumed run sampled again")
 
     before = (rft_run / "trajectories.jsonl").read_text()
     items = [Item.model_validate({"id": r["id"], "query": "q", "responses": ["x"] * r["n"]}) for r in records]
-    sample_trajectories(RFTConfig(), NoSampling.__new__(NoSampling), items, rft_run / "trajectories.jsonl")
+    sample_trajectories(RFTConfig(), GRM(backend=NoSampling()), items, rft_run / "trajectories.jsonl")
     assert (rft_run / "trajectories.jsonl").read_text() == before
 
 

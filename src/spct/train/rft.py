@@ -29,7 +29,7 @@ from rich.progress import Progress
 
 from spct.core.items import Item, Sample
 from spct.core.vote import is_correct
-from spct.grm import GRM, model_templates
+from spct.grm import GRM, Templates, model_templates
 from spct.io import JsonlWriter, done_ids
 from spct.train.data import training_items
 from spct.train.rft_config import RFTConfig
@@ -130,15 +130,15 @@ def without_principles(text: str) -> str:
     return text[match.start() :].lstrip() if match else text
 
 
-def sft_data(grm: GRM, items: dict[str, Item], records: list[dict], principles: bool = True) -> list[dict]:
-    """Kept trajectories as chat examples with the unhinted prompt: the model must learn to
-    judge without being told the answer."""
+def sft_data(templates: Templates, items: dict[str, Item], records: list[dict], principles: bool = True) -> list[dict]:
+    """Kept trajectories as chat examples with the unhinted prompt in the model's own `templates`:
+    the model must learn to judge without being told the answer."""
     examples = []
     for r in records:
         item = items[r["id"]]
         for t in r["trajectories"]:
             if t["accepted"]:
-                prompt = grm.template_for(item).render(item, t["order"], grm.principles)
+                prompt = templates(item).render(item, t["order"])
                 text = t["text"] if principles else without_principles(t["text"])
                 examples.append({"messages": [*prompt, {"role": "assistant", "content": text}]})
     return examples
@@ -162,7 +162,7 @@ def run(cfg: RFTConfig) -> Path:
     state.wait_for_everyone()
     records = [json.loads(line) for line in (out / "trajectories.jsonl").read_text().splitlines()]
     stats = statistics(records)
-    examples = sft_data(grm, {it.id: it for it in items}, records, cfg.principles)
+    examples = sft_data(grm.templates, {it.id: it for it in items}, records, cfg.principles)
     if not examples:
         raise ValueError(f"no trajectory was accepted out of {stats['all']['trajectories']}: nothing to fine-tune on")
     del grm  # the sampler's copy of the model
