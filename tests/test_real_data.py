@@ -10,9 +10,9 @@ import pytest
 import torch
 from helpers import DATA
 
-from spct.core.items import Item
+from spct.core.items import Item, query_text
 from spct.core.parse import parse_judgment
-from spct.eval.benchmarks import gsm8k, query_text, realmistake, rewardbench
+from spct.eval.benchmarks import gsm8k, realmistake, rewardbench
 from spct.eval.reasoning import is_right
 from spct.grm import COMPACT_TEMPLATES, GRM, MINIATURE_MODEL
 from spct.train.cold_start import rule_judgment

@@ -122,6 +122,8 @@ def test_rft_samples_rejects_fine_tunes_and_resumes(rft_run: Path):
         assert any(t["hinted"] for t in r["trajectories"]) == (not unhinted_right)
     stats = json.loads((rft_run / "stats.json").read_text())
     assert stats["all"]["accepted"] == sum(t["accepted"] for r in records for t in r["trajectories"]) > 0
+    sampled = stats["principles"]["sampled"]  # the drift of what the model wrote unhinted
+    assert len(stats["principles"]["sampled per batch"]) == 1 and sampled["principles/count"] > 0
     model = rft_run / "model"
     assert not unchanged(weights(Path(MINIATURE_MODEL)), weights(model))
     assert json.loads((model / "spct.json").read_text()) == json.loads(
@@ -157,10 +159,14 @@ def test_grpo_steps_change_the_weights_with_the_accuracy_reward(rft_run: Path, t
         max_completion_length=128,
         temperature=1.0,
         easy_from=str(rft_run / "trajectories.jsonl"),
+        contradiction_penalty=0.5,
     )
     model = run(cfg)
     assert not unchanged(weights(rft_run / "model"), weights(model))
     card = json.loads((model / "grpo.json").read_text())
+    (logged,) = [r for r in card["log"] if "rewards/contradiction/mean" in r]  # the second reward, and the drift
+    assert "principles/count" in logged and "principles/contradictions" in logged
+    assert (model / "grpo.png").stat().st_size > 0
     rewards = [r["rewards/judgment_accuracy/mean"] for r in card["log"] if "rewards/judgment_accuracy/mean" in r]
     completions = 4 * cfg.max_steps  # one group of four a step, averaged into one log line (logging_steps 5 > 3)
     (mean,) = rewards  # so the mean of 12 +1/-1 rewards: 2 * (right ones) / 12 - 1

@@ -1,11 +1,14 @@
 """JSONL in and out for long jobs: bad records are reported by line and field without stopping
-the job, and results are appended as they are made so that `--resume` loses nothing."""
+the job, and results are appended as they are made so that `--resume` loses nothing. And the one
+PNG helper every stage and evaluation draws its figures with."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -126,3 +129,22 @@ class JsonlWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextmanager
+def figure(path: Path, title: str, xlabel: str, ylabel: str, size: tuple[float, float] = (6, 4)) -> Iterator[Any]:
+    """The axes of one PNG figure, saved to `path` with its labels (and a legend, where something
+    is labelled) when the block ends."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size)
+    yield ax
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -58,6 +58,12 @@ class Item(BaseModel):
         return self.query
 
 
+def query_text(item: Item) -> str:
+    """The whole conversation's text: what decides an item's split, and what its principles are
+    compared with (core/drift.py)."""
+    return "\n".join(m.content for m in item.conversation)
+
+
 class Principle(BaseModel):
     text: str
     weight: float | None = Field(None, description="percent, as the model wrote it; text only")

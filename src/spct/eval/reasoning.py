@@ -38,9 +38,9 @@ from spct.eval.benchmarks.gsm8k import NUMBER, final_number, last_number
 from spct.eval.benchmarks.humaneval import passes
 from spct.eval.benchmarks.math500 import last_boxed, normalise_math
 from spct.eval.metrics import bootstrap
-from spct.eval.report import estimate, figure, markdown_table
+from spct.eval.report import estimate, markdown_table
 from spct.grm import GRM
-from spct.io import JsonlWriter, done_ids
+from spct.io import JsonlWriter, done_ids, figure
 
 SELECTIONS = ("grm", "random", "majority", "oracle")
 TRAINED_ON = ("gsm8k", "math500")  # `spct data build` draws train items from their problems

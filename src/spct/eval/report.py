@@ -1,5 +1,5 @@
-"""How results are shown: Markdown tables and PNG figures (`markdown_table`, `estimate`,
-`figure`, shared by `spct eval` and `spct reasoning`), and `spct report RUN --html page.html`:
+"""How results are shown: Markdown tables (`markdown_table`, `estimate`, shared by `spct eval`
+and `spct reasoning`; their figures use `io.figure`), and `spct report RUN --html page.html`:
 every judged item of `spct eval` on one self-contained page (no network, no files beside it):
 the query, the responses with the ground truth, each sample's principles, critique and scores,
 the vote, and the outcome; filterable by benchmark and correctness. The filters live in the
@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
 
 
 def markdown_table(head: list[str], rows: list[list[str]]) -> list[str]:
@@ -27,25 +24,6 @@ def estimate(row: dict | None, key: str = "score") -> str:
         return "-"
     interval = f" [{100 * row['low']:.1f}, {100 * row['high']:.1f}]" if "low" in row else ""
     return f"{100 * row[key]:.1f}{interval} (n={row['n']})"
-
-
-@contextmanager
-def figure(path: Path, title: str, xlabel: str, ylabel: str, size: tuple[float, float] = (6, 4)) -> Iterator[Any]:
-    """The axes of one PNG figure, saved to `path` with its labels (and a legend, where something
-    is labelled) when the block ends."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=size)
-    yield ax
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def write_html(sources: list[Path], path: Path) -> None:

@@ -27,7 +27,8 @@ from spct.core.items import Item, Judgment
 from spct.core.vote import is_correct, judgment_correct
 from spct.eval.benchmarks import Benchmark, files, hh_rlhf, miniature, ppe, realmistake, rewardbench, rmb
 from spct.eval.metrics import bootstrap, outcome, overall, roc_auc
-from spct.eval.report import estimate, figure, markdown_table
+from spct.eval.report import estimate, markdown_table
+from spct.io import figure
 from spct.jobs import judge_to
 from spct.scaling.curves import SUBSETS, meta_at, vote_at
 

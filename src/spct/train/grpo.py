@@ -6,7 +6,10 @@ Each training prompt is an item rendered with one seeded response order; the tra
 group of `num_generations` judgments per prompt, and `JudgmentReward` gives each +1 when its
 scores, mapped back to the original order, single out the labelled best response (or equal the
 rating for n = 1) and -1 otherwise, parse failures included. There is no format reward: the KL
-term (beta) keeps the format, as in the paper. TRL does the rest (advantages normalised per
+term (beta) keeps the format, as in the paper. Each step also logs the principles' drift
+(core/drift.py: specificity to the query, verbatim reuse across queries, contradictions between
+critique and scores), plotted beside the reward in grpo.png; `contradiction_penalty` adds the
+contradictions as a second, negative reward. TRL does the rest (advantages normalised per
 group, clipping, KL to the reference model); `use_vllm` switches rollouts to TRL's vLLM mode.
 
 A LoRA adapter (the RFT stage over a registry base) is merged into its base's weights and GRPO
@@ -23,7 +26,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from spct.core.items import Item
+from spct.core.drift import contradicted, principle_drift
+from spct.core.items import Item, Sample, query_text
 from spct.core.vote import is_correct, make_sample, sample_orders
 from spct.grm import Templates, model_templates
 from spct.train.cards import write_cards
@@ -43,14 +47,37 @@ class JudgmentReward:
         self.templates = templates
         self.failures = 0  # completions whose score block did not parse, over the run
 
-    def __call__(self, prompts: list, completions: list, id: list[str], order: list[list[int]], **_) -> list[float]:
-        rewards = []
+    def samples(self, completions: list, id: list[str], order: list[list[int]]) -> list[tuple[Item, Sample]]:
+        out = []
         for completion, item_id, shown in zip(completions, id, order, strict=True):
             text = completion[-1]["content"] if isinstance(completion, list) else completion
             item = self.items[item_id]
-            sample = make_sample(text, list(shown), score_range=self.templates(item).score_range)
-            self.failures += sample.failure is not None
-            rewards.append(1.0 if is_correct(sample.scores, item) else -1.0)
+            out.append((item, make_sample(text, list(shown), score_range=self.templates(item).score_range)))
+        return out
+
+    def __call__(
+        self, prompts: list, completions: list, id: list[str], order: list[list[int]], log_metric=None, **_
+    ) -> list[float]:
+        judged = self.samples(completions, id, order)
+        self.failures += sum(s.failure is not None for _, s in judged)
+        if log_metric is not None:  # TRL averages each over the logging steps
+            texts = [(query_text(it), s) for it, s in judged]
+            for name, value in principle_drift(texts, self.templates(judged[0][0]).score_range).items():
+                log_metric(name, value)
+        return [1.0 if is_correct(s.scores, it) else -1.0 for it, s in judged]
+
+
+class ContradictionReward(JudgmentReward):
+    """Minus the share of a judgment's responses scored in the top fifth while its critique says they
+    fail (0 for a failed parse: the accuracy reward already punishes it)."""
+
+    __name__ = "contradiction"
+
+    def __call__(self, prompts: list, completions: list, id: list[str], order: list[list[int]], **_) -> list[float]:
+        rewards = []
+        for item, sample in self.samples(completions, id, order):
+            flags = contradicted(sample, self.templates(item).score_range)
+            rewards.append(-sum(flags) / len(flags) if flags else 0.0)
         return rewards
 
 
@@ -147,6 +174,7 @@ def run(cfg: GRPOConfig) -> Path:
         report_to="none",
         use_vllm=cfg.use_vllm,
         activation_checkpointing=False,  # TRL turns it on; it only costs time at these sizes
+        reward_weights=[1.0, cfg.contradiction_penalty] if cfg.contradiction_penalty else None,
     )
     rft_adapter = adapter_base(resolve(cfg.model)) is not None
     model, tokenizer = load_causal_lm(cfg.model, training_dtype())  # an adapter comes merged
@@ -157,7 +185,7 @@ def run(cfg: GRPOConfig) -> Path:
         peft_config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules="all-linear", task_type="CAUSAL_LM")
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=[reward],
+        reward_funcs=[reward, *([ContradictionReward(items, templates)] if cfg.contradiction_penalty else [])],
         args=args,
         processing_class=tokenizer,
         train_dataset=Dataset.from_list(prompts(items, templates, cfg.seed)),
@@ -179,4 +207,17 @@ def run(cfg: GRPOConfig) -> Path:
             "log": trainer.state.log_history,  # the rewards too, logged on steps without a loss
         }
         write_cards(final, "grpo.json", card, model_templates(resolve(cfg.model)))
+        plot_log(trainer.state.log_history, final / "grpo.png")
     return final
+
+
+def plot_log(log: list[dict], path: Path) -> None:
+    """The reward and the principles' drift against the step: what a GRPO run is read by."""
+    from spct.io import figure
+
+    shown = ("reward", "principles/specificity", "principles/shared_verbatim", "principles/contradictions")
+    with figure(path, "GRPO: reward and principle drift", "step", "value") as ax:
+        for name in shown:
+            points = [(r["step"], r[name]) for r in log if name in r]
+            if points:
+                ax.plot(*zip(*points, strict=True), marker="o", label=name)

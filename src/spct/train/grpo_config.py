@@ -36,6 +36,13 @@ class GRPOConfig:
             "SmolLM2-135M with 1,300-token rollouts took 24 GB at 8"
         },
     )
+    contradiction_penalty: float = field(
+        default=0.0,
+        metadata={
+            "help": "weight of a second reward, minus the share of a judgment's responses scored high while its "
+            "critique says they fail (core/drift.py); 0: the paper's accuracy reward alone"
+        },
+    )
     max_steps: int = field(default=200, metadata={"help": "optimiser steps (paper: 900)"})
     save_steps: int = checkpoint_every(50)
     use_vllm: bool = field(default=False, metadata={"help": "generate rollouts with TRL's vLLM mode (needs vllm)"})

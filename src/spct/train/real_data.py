@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from spct.core.items import Item
+from spct.core.items import Item, query_text
 from spct.core.prompts import PromptTemplate
 from spct.eval.benchmarks import (
     TRAINING_SPLITS,
@@ -38,7 +38,6 @@ from spct.eval.benchmarks import (
     math500,
     mbpp,
     pair,
-    query_text,
     realmistake,
     rewardbench,
     rmb,

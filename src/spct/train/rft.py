@@ -27,8 +27,9 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-from spct.core.items import Item, Sample
-from spct.core.vote import is_correct
+from spct.core.drift import principle_drift
+from spct.core.items import Item, Sample, query_text
+from spct.core.vote import is_correct, make_sample
 from spct.grm import GRM, Templates, model_templates
 from spct.io import JsonlWriter, done_ids
 from spct.train.data import training_items
@@ -124,6 +125,30 @@ def statistics(records: list[dict]) -> dict:
     return stats
 
 
+def drift(records: list[dict], items: dict[str, Item], templates: Templates, batch: int) -> dict:
+    """The principles' drift (core/drift.py) of the unhinted trajectories, what the model writes by
+    itself, per sampling batch and overall, and of the kept ones, what SFT trains on."""
+
+    def of(rs: list[dict], keep) -> dict[str, float]:
+        judged = []
+        for r in rs:
+            item = items[r["id"]]
+            for t in r["trajectories"]:
+                if keep(t):
+                    sample = make_sample(t["text"], t["order"], score_range=templates(item).score_range)
+                    judged.append((query_text(item), sample))
+        return principle_drift(judged, templates(items[rs[0]["id"]]).score_range) if rs else {}
+
+    def unhinted(t: dict) -> bool:
+        return not t["hinted"]
+
+    return {
+        "sampled": of(records, unhinted),
+        "kept": of(records, lambda t: t["accepted"]),
+        "sampled per batch": [of(records[i : i + batch], unhinted) for i in range(0, len(records), batch)],
+    }
+
+
 def without_principles(text: str) -> str:
     """A judgment from its analysis on: what a GRM that generates no principles writes."""
     match = ANALYSIS.search(text)
@@ -162,6 +187,7 @@ def run(cfg: RFTConfig) -> Path:
     state.wait_for_everyone()
     records = [json.loads(line) for line in (out / "trajectories.jsonl").read_text().splitlines()]
     stats = statistics(records)
+    stats["principles"] = drift(records, {it.id: it for it in items}, grm.templates, cfg.sample_batch)
     examples = sft_data(grm.templates, {it.id: it for it in items}, records, cfg.principles)
     if not examples:
         raise ValueError(f"no trajectory was accepted out of {stats['all']['trajectories']}: nothing to fine-tune on")

@@ -17,16 +17,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from spct.core.items import Item, Message
+from spct.core.items import Item, Message, query_text
 from spct.miniature.world import split_of
 
 # where `spct data build` puts a query (by a hash of its text): train, validation or test
 TRAINING_SPLITS = {"train": 0.8, "validation": 0.1, "test": 0.1}
-
-
-def query_text(item: Item) -> str:
-    """The whole conversation's text: what decides an item's split."""
-    return "\n".join(m.content for m in item.conversation)
 
 
 def training_split(text: str) -> str:
