@@ -4,8 +4,9 @@
 # the whole pipeline can be spread over several sittings of a 2-core machine.
 #
 #   registry base (SmolLM2-135M-Instruct) -> data build -> format cold start (LoRA SFT on
-#   rule-written judgments) -> RFT (sample k = 3, reject, hint, SFT) -> GRPO (a fresh adapter over
-#   the RFT model merged, KL to it; saved stacked with RFT's as one adapter) -> evaluations
+#   rule-written judgments) -> RFT (sample k = 3, reject, hint, SFT) -> meta RM (a scalar head on
+#   the base, on RFT's unhinted trajectories) -> GRPO (a fresh adapter over the RFT model merged,
+#   KL to it; saved stacked with RFT's as one adapter) -> BT baseline -> evaluations
 #
 # Environment: SPCT (the spct command), RUN (run folder), DATA (the benchmark files),
 # EVAL_LIMIT_* (items per subset; the defaults give about 200 per benchmark).
@@ -48,8 +49,13 @@ stage "rejective fine-tuning"
   --data "$RUN/data/train.jsonl" --items "${RFT_ITEMS:-96}" --out "$RUN/rft" --max_new_tokens 320 \
   --sample_batch 8 --batch_size 4 --learning_rate 2e-4 --max_length 1536 --save_steps 10
 
-stage "evaluate RFT (greedy and voting@1..8)"
-evaluate rft "$RUN/rft/model" --samples 1,2,4,8
+stage "the meta RM: a scalar head on the base, on RFT's unhinted trajectories"
+[ -f "$RUN/meta-rm/model/meta_rm.json" ] || "$SPCT" train meta-rm --trajectories "$RUN/rft/trajectories.jsonl" \
+  --data "$RUN/data/train.jsonl" --items "${RFT_ITEMS:-96}" --seed 2 --base "$BASE" --out "$RUN/meta-rm" \
+  --epochs 1 --batch_size 4 --learning_rate 3e-5 --max_length 1536 --save_steps 10
+
+stage "evaluate RFT (greedy, voting@1..8 and meta-RM voting@2..8 on the same samples)"
+evaluate rft "$RUN/rft/model" --samples 1,2,4,8 --meta-rm "$RUN/meta-rm/model"
 
 stage "rule-based GRPO on the RFT model"
 [ -f "$RUN/grpo/model/grpo.json" ] || "$SPCT" train grpo --model "$RUN/rft/model" \
