@@ -367,9 +367,11 @@ def test_the_meta_rm_ranks_judgments_of_items_it_did_not_train_on_better_after_t
     examples = [
         ex for item, right, wrong in train for ex in ((meta_messages(item, right), 1), (meta_messages(item, wrong), 0))
     ]
+    item, right, _ = train[0]
+    long = right.model_copy(update={"text": right.text + " padding" * 600})  # past max_length: left out, not cut
     model = train_bce_head(
         MINIATURE_MODEL,
-        examples,
+        [*examples, (meta_messages(item, long), 1)],
         tmp_path,
         epochs=3,
         batch_size=4,
@@ -383,3 +385,5 @@ def test_the_meta_rm_ranks_judgments_of_items_it_did_not_train_on_better_after_t
     torch.manual_seed(0)  # the untrained head's initialisation
     before, after = ranked(MINIATURE_MODEL), ranked(str(model))  # the GRM under an untrained head, then trained
     assert after >= 0.8 and after > before + 0.2, (before, after)
+    card = json.loads((model / "meta_rm.json").read_text())
+    assert card["examples"] == len(examples) and card["longer than max_length (left out)"] == 1

@@ -26,7 +26,9 @@ def train_bce_head(
     card_name: str,
 ) -> Path:
     """Train, resuming from `out/checkpoints` when a run was cut; writes `out/model` with the
-    tokenizer and `card` (plus the loss log) as `card_name`. Returns the model folder."""
+    tokenizer and `card` (plus the loss log and the counts) as `card_name`. Returns the model
+    folder. An example longer than `max_length` tokens is left out and counted, never cut (a cut
+    judgment would lose its scores)."""
     import torch
     from datasets import Dataset
     from transformers import (
@@ -44,18 +46,13 @@ def train_bce_head(
     tokenizer = AutoTokenizer.from_pretrained(base, padding_side="right")
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    rows = [
-        {
-            **tokenizer(
-                tokenizer.apply_chat_template(chat, tokenize=False),
-                add_special_tokens=False,
-                truncation=True,
-                max_length=max_length,
-            ),
-            "labels": [float(label)],
-        }
-        for chat, label in examples
-    ]
+    rows = []
+    for chat, label in examples:  # one longer than max_length is left out and counted, never cut
+        encoded = tokenizer(tokenizer.apply_chat_template(chat, tokenize=False), add_special_tokens=False)
+        if len(encoded["input_ids"]) <= max_length:
+            rows.append({**encoded, "labels": [float(label)]})
+    if not rows:
+        raise ValueError(f"all {len(examples)} examples are longer than max_length {max_length}")
     cuda = torch.cuda.is_available()
     # transformers' multi-label problem type is exactly BCE-with-logits for one label
     model = AutoModelForSequenceClassification.from_pretrained(
@@ -97,8 +94,9 @@ def train_bce_head(
         tokenizer.save_pretrained(final)
         card = {
             **card,
-            "examples": len(examples),
-            "positive": sum(label for _, label in examples),
+            "examples": len(rows),
+            "positive": int(sum(r["labels"][0] for r in rows)),
+            "longer than max_length (left out)": len(examples) - len(rows),
             "log": loss_log(trainer),
         }
         write_cards(final, card_name, card)
