@@ -50,15 +50,19 @@ def test_the_same_rewards_through_a_running_server_and_verl_compute_score(monkey
             adapters.compute_score("gsm8k", "right", "4", {})
 
 
-class FailingJudge(ScriptedJudge):
-    """The scripted judge, except that every judgment of a query containing 'fail' is unparsable."""
+class FailsOnFail:
+    """Mixed into a judge: every judgment of a query containing 'fail' is unparsable."""
 
     def generate(self, prompts, sampling):
-        judged = super().generate(prompts, sampling)
+        judged = super().generate(prompts, sampling)  # type: ignore[misc]
         return [
             [Completion("I cannot judge this.", "stop")] * sampling.n if "fail" in p[0]["content"] else c
             for p, c in zip(prompts, judged, strict=True)
         ]
+
+
+class FailingJudge(FailsOnFail, ScriptedJudge):
+    pass
 
 
 def test_an_unjudged_completion_gets_none_or_the_configured_reward_never_a_silent_zero():
@@ -139,15 +143,8 @@ def test_a_real_grpo_step_with_the_grm_reward_changes_the_policy(tiny_model_dir:
     assert any("rewards/grm/mean" in r for r in trainer.state.log_history)  # TRL logged the GRM's reward
 
 
-class FailingLengthJudge(LengthJudge):
-    """Scores by length, except for the prompt 'fail', whose judgments never parse."""
-
-    def generate(self, prompts, sampling):
-        judged = super().generate(prompts, sampling)
-        return [
-            [Completion("no scores here", "stop")] * sampling.n if "fail" in p[0]["content"] else c
-            for p, c in zip(prompts, judged, strict=True)
-        ]
+class FailingLengthJudge(FailsOnFail, LengthJudge):
+    pass
 
 
 @pytest.mark.slow
