@@ -90,14 +90,14 @@ class _Reader:
     def __init__(self, record: dict, columns: dict[str, str], where: str) -> None:
         self.record, self.columns, self.where = record, columns, where
 
-    def get(self, role: str):
-        return field(self.record, self.columns.get(role, role), self.where)
-
-    def has(self, role: str) -> bool:
-        return self.columns.get(role, role) in self.record
-
     def name(self, role: str) -> str:
         return self.columns.get(role, role)
+
+    def get(self, role: str):
+        return field(self.record, self.name(role), self.where)
+
+    def has(self, role: str) -> bool:
+        return self.name(role) in self.record
 
     def conversation(self, answers: list) -> tuple[str | list[Message], list[str]]:
         """The prompt and the answers' texts: the prompt column, or the turns the answers share."""
