@@ -24,7 +24,6 @@ from spct.core.defaults import DEFAULT_BASE_URL, SCORING
 from spct.core.items import Item, Judgment
 from spct.grm import COMPACT_TEMPLATES, DEFAULT_MODEL, GRM
 from spct.io import InputError, JsonlWriter, done_ids, read_items
-from spct.scaling.cache import CacheError
 from spct.scaling.strategies import STRATEGIES
 
 app = typer.Typer(help="Generalist generative reward modeling (SPCT).", no_args_is_help=True)
@@ -75,6 +74,23 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+PrincipleMode = Annotated[
+    str,
+    typer.Option(
+        help="where the principles come from: generated (the paper's, written with the critique after reading the "
+        "responses), query (written once per query before any response, shared by the k samples, cached), "
+        "given (only --principle)"
+    ),
+]
+PrincipleOption = Annotated[list[str] | None, typer.Option(help="a principle every judgment must apply (repeatable)")]
+PrinciplesFile = Annotated[Path | None, typer.Option(help="one principle per line")]
+
+
+def _principles(principle: list[str] | None, principles_file: Path | None) -> list[str]:
+    lines = principles_file.read_text().splitlines() if principles_file else []
+    return list(principle or []) + [ln.strip() for ln in lines if ln.strip()]
+
+
 @app.command()
 def score(
     input: Annotated[Path, typer.Argument(help="JSONL of items: id, query, responses[, best | rating]")],
@@ -104,10 +120,9 @@ def score(
     template: Annotated[
         str | None, typer.Option(help="pointwise, binary, compact, or a Jinja file; default: the model's own")
     ] = None,
-    principle: Annotated[
-        list[str] | None, typer.Option(help="a principle every judgment must apply (repeatable)")
-    ] = None,
-    principles_file: Annotated[Path | None, typer.Option(help="one principle per line")] = None,
+    principle: PrincipleOption = None,
+    principles_file: PrinciplesFile = None,
+    principle_mode: PrincipleMode = "generated",
     lenient: Annotated[bool, typer.Option(help="the card's extractor: clip scores, accept [..]")] = False,
     resume: Annotated[bool, typer.Option(help="skip ids already in the output")] = False,
     show_judgments: Annotated[bool, typer.Option("--show", help="print every judgment in full")] = False,
@@ -127,15 +142,13 @@ def score(
         _fail("--ray needs Ray: pip install 'spct[ray]'")
     if strategy is not None and strategy not in STRATEGIES:
         raise typer.BadParameter(f"{strategy!r}; choose one of {', '.join(STRATEGIES)}", param_hint="--strategy")
-    principles = list(principle or [])
-    if principles_file:
-        principles += [ln.strip() for ln in principles_file.read_text().splitlines() if ln.strip()]
     backend_kwargs = _backend_kwargs(backend, base_url, batch_size)
     grm_kwargs = dict(
         model=model,
         backend=backend,
         template=template,
-        principles=principles,
+        principles=_principles(principle, principles_file),
+        principle_mode=principle_mode,
         temperature=temperature,
         top_p=top_p,
         max_new_tokens=max_new_tokens,
@@ -177,7 +190,7 @@ def score(
         raise typer.Exit(code=2 if errors else 0)
     try:
         grm = GRM(**grm_kwargs)
-    except CacheError as e:
+    except ValueError as e:  # a CacheError, or options that do not go together
         _fail(str(e))
     by_id = {it.id: it for it in items}
     stdout = Console(soft_wrap=True)
@@ -210,6 +223,9 @@ def serve_command(
     max_items: Annotated[int, typer.Option(help="items per request")] = 64,
     meta_rm: Annotated[str | None, typer.Option(help="a meta RM for strategy meta")] = None,
     cache: Annotated[Path | None, typer.Option(help="SQLite cache of completions")] = None,
+    principle: PrincipleOption = None,
+    principles_file: PrinciplesFile = None,
+    principle_mode: PrincipleMode = "generated",
     failed_reward: Annotated[
         float | None,
         typer.Option(help="/get_reward's reward for a query no sample parsed (default null; OpenRLHF needs a number)"),
@@ -219,7 +235,18 @@ def serve_command(
     from spct.serve.app import Limits, serve
 
     backend_kwargs = _backend_kwargs(backend, base_url)
-    grm = GRM(model, backend, meta_rm=meta_rm, cache=cache, **backend_kwargs)
+    try:
+        grm = GRM(
+            model,
+            backend,
+            meta_rm=meta_rm,
+            cache=cache,
+            principles=_principles(principle, principles_file),
+            principle_mode=principle_mode,
+            **backend_kwargs,
+        )
+    except ValueError as e:
+        _fail(str(e))
     console.print(f"serving {escape(model)} on http://{host}:{port} (OpenAPI at /docs)")
     serve(
         grm,
@@ -291,9 +318,9 @@ def eval_command(
     benchmarks: Annotated[
         list[str],
         typer.Argument(
-            help="rewardbench, ppe-preference, ppe-correctness, rmb, hh-rlhf, realmistake, miniature, the test "
-            "splits of `spct data build` (rmb-test, hh-rlhf-test), or any preference file (JSONL, JSON, Parquet, "
-            "CSV) or hub dataset (org/name): see --format"
+            help="rewardbench, rewardbench2, ppe-preference, ppe-correctness, rmb, hh-rlhf, realmistake, miniature, "
+            "the test splits of `spct data build` (rmb-test, hh-rlhf-test), or any preference file (JSONL, JSON, "
+            "Parquet, CSV) or hub dataset (org/name): see --format"
         ),
     ],
     model: Annotated[

@@ -12,6 +12,12 @@
 One judgment: draws 0..k-1 of an item, each showing the responses in its own seeded order ->
 prompts -> completions (cached draws read back) -> parse -> scores mapped back -> a strategy
 of `scaling.strategies` turns the samples into rewards (docs/method.md §3).
+
+Principle modes (docs/principles.md): "generated", the paper's, writes principles and critique in
+one generation after reading the responses; "query" writes the principles once per query from the
+query alone (greedy, cached) and every sample continues its judgment from them; "given" continues
+from the user's principles only. Both of the latter put the principles at the start of the
+model's own answer, the format it was trained to write, so the critique is conditioned on them.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from typing import Protocol
 
 from spct.backends.base import Backend, BackendError, Completion, CountsTokens, Sampling, load_backend
 from spct.core.defaults import SCORING
-from spct.core.items import Item, Judgment, Message, Sample
+from spct.core.items import Item, Judgment, Message, Principle, Sample
+from spct.core.parse import format_principles, parse_principles
 from spct.core.prompts import PromptTemplate
 from spct.core.vote import make_sample, sample_orders, vote
 from spct.scaling.cache import SampleCache, draw_key, model_fingerprint
@@ -44,6 +51,16 @@ PAPER_TEMPLATES = {"template": "pointwise"}  # 1..10 for any n, as the released 
 # the paper's sections and output format without the general criteria (a third of the prompt),
 # 0/1 for a single response: what spct's own GRMs are trained with
 COMPACT_TEMPLATES = {"template": "compact", "binary_template": "compact-binary"}
+PRINCIPLE_MODES = ("generated", "query", "given")
+CRITERIA = "Specific Criteria:\n"  # how mode "query" opens the answer to a query alone
+CRITERIA_END = ("\n\n", "Analysis")  # a criteria section is one block of lines (core.parse.format_principles)
+NO_PRINCIPLES = "no_principles: the criteria written from the query alone held no principle"
+
+
+def opening(shared: list[Principle] | None) -> str:
+    """How a judgment conditioned on `shared` principles starts: its criteria section, then the
+    analysis header the model continues from ("" in mode "generated")."""
+    return format_principles(shared) + "\n\nAnalysis:\n" if shared else ""
 
 
 def model_templates(model: str) -> dict[str, str]:
@@ -102,18 +119,26 @@ class GRM:
         lenient: bool = False,
         cache: str | Path | SampleCache | None = None,
         meta_rm: str | MetaAnnotator | None = None,
+        principle_mode: str = "generated",
         **backend_kwargs,
     ):
         """`template=None` takes the model's own (see `model_templates`). `temperature=None` means
         the paper's settings: greedy for one sample, 0.5 for k > 1. `principles` are applied by
-        every judgment beside those the model generates. `per_order` > 1 shares prompts: draws
+        every judgment beside those the model writes; in `principle_mode` "given" they are the only
+        ones (see the module's docstring for the modes). `per_order` > 1 shares prompts: draws
         come in groups of `per_order` showing one response order, sampled from one prefill (the
         paper's k distinct orders is `per_order=1`). `cache`: a SQLite file of completions.
         `meta_rm`: a sequence-classification checkpoint (or a `MetaRM`) for strategy "meta"."""
-        self.backend = load_backend(backend, model, **backend_kwargs) if isinstance(backend, str) else backend
-        self.templates = Templates.of(self.backend.model_id, template)
         if per_order < 1:
             raise ValueError(f"per_order must be >= 1, got {per_order}")
+        if principle_mode not in PRINCIPLE_MODES:
+            raise ValueError(f"unknown principle mode {principle_mode!r}; choose one of {', '.join(PRINCIPLE_MODES)}")
+        if principle_mode == "given" and not principles:
+            raise ValueError("principle mode 'given' judges by the user's principles only: pass some")
+        self.backend = load_backend(backend, model, **backend_kwargs) if isinstance(backend, str) else backend
+        self.templates = Templates.of(self.backend.model_id, template)
+        self.principle_mode = principle_mode
+        self._written: dict[str, list[Principle]] = {}  # mode "query": principles by their cache key
         self.principles = tuple(principles)
         self.temperature = temperature
         self.top_p = top_p
@@ -142,7 +167,8 @@ class GRM:
 
     def prompt_lengths(self, items: Sequence[Item]) -> list[int]:
         """Each item's prompt in tokens (responses in their given order), where the backend can
-        count them (`prompt_tokens`; the hf backend): for bounding work by the model's window."""
+        count them (`prompt_tokens`; the hf backend): for bounding work by the model's window. The
+        principles that modes "query" and "given" open the answer with are not counted."""
         if not isinstance(self.backend, CountsTokens):
             raise BackendError(f"the {type(self.backend).__name__} backend cannot count prompt tokens")
         prompts = [self.template_for(it).render(it, list(range(len(it.responses))), self.principles) for it in items]
@@ -171,7 +197,10 @@ class GRM:
             orders = sample_orders(len(it.responses), math.ceil(stop / p), self.seed, it.id, self.shuffle)
             for b in range(start // p, math.ceil(stop / p)):
                 blocks.append((i, orders[b], list(range(max(b * p, start), min((b + 1) * p, stop)))))
-        item_keys = [self._key_parts(it, temperature, hint) for it in items]
+        shared = self.shared_principles(items)
+        unread = [i for i, ps in enumerate(shared) if ps == []]  # mode "query" could read no principle
+        blocks = [b for b in blocks if b[0] not in unread]
+        item_keys = [self._key_parts(it, temperature, hint, ps) for it, ps in zip(items, shared, strict=True)]
         keys = {(i, j): draw_key(**item_keys[i], draw=j) for i, _, js in blocks for j in js}
         found = self.cache.get_many(list(keys.values())) if self.cache else {}
         got: dict[tuple[int, int], Completion] = {ij: found[k] for ij, k in keys.items() if k in found}
@@ -188,19 +217,67 @@ class GRM:
                 max_new_tokens=self.max_new_tokens,
                 seed=random.Random(f"{self.seed}:{start}:{count}").getrandbits(31),  # rounds must differ
             )
-            prompts = [
-                self.template_for(items[i]).render(items[i], order, self.principles, hint=hint) for i, order, _ in group
-            ]
+            prompts = [self._prompt(items[i], order, hint, shared[i]) for i, order, _ in group]
             for (i, _, missing), completions in zip(group, self.backend.generate(prompts, sampling), strict=True):
                 got.update(((i, j), c) for j, c in zip(missing, completions, strict=True))
             if self.cache:
                 self.cache.put_many((keys[i, j], got[i, j]) for i, _, missing in group for j in missing)
         drawn: list[list[Sample]] = [[] for _ in items]
         for i, order, js in blocks:
-            drawn[i] += [self._sample(items[i], order, got[i, j]) for j in js]
+            drawn[i] += [self._sample(items[i], order, got[i, j], opening(shared[i])) for j in js]
+        for i in unread:
+            failed = Sample(order=list(range(len(items[i].responses))), text="", failure=NO_PRINCIPLES)
+            drawn[i] = [failed] * (stop - start)
         return drawn
 
-    def _key_parts(self, item: Item, temperature: float, hint: bool) -> dict:
+    def _prompt(self, item: Item, order: list[int], hint: bool, shared: list[Principle] | None) -> list[dict]:
+        """The judging prompt; in modes "query" and "given", the answer opened with the principles."""
+        if shared is None:
+            return self.template_for(item).render(item, order, self.principles, hint=hint)
+        required = self.principles if self.principle_mode == "query" else ()  # given: they are `shared`
+        messages = self.template_for(item).render(item, order, required, hint=hint)
+        return [*messages, {"role": "assistant", "content": opening(shared)}]
+
+    def shared_principles(self, items: Sequence[Item]) -> list[list[Principle] | None]:
+        """What each item's samples are conditioned on: None in mode "generated" (each writes its
+        own), the user's in mode "given", and in mode "query" the principles written greedily from
+        the query alone, once per query: read back from the cache (keyed by model, template, the
+        user's principles, query and seed) or memory, else generated in one backend call. [] where
+        the model wrote no criteria section: those items are not drawn (failure no_principles)."""
+        if self.principle_mode == "generated":
+            return [None] * len(items)
+        if self.principle_mode == "given":
+            return [[Principle(text=p) for p in self.principles]] * len(items)
+        template = PromptTemplate.load("principles")
+        keys = [
+            draw_key(
+                principles_of=[m.model_dump() for m in it.conversation],
+                model=self._fingerprint,
+                template=template.digest,
+                principles=self.principles,
+                seed=self.seed,
+                max_new_tokens=SCORING.principle_tokens,
+            )
+            for it in items
+        ]
+        todo = {key: it for key, it in zip(keys, items, strict=True) if key not in self._written}
+        found = self.cache.get_many(list(todo)) if self.cache and todo else {}
+        new = [(key, it) for key, it in todo.items() if key not in found]
+        if new:
+            prompts = [
+                [*template.render(it, [], self.principles), {"role": "assistant", "content": CRITERIA}] for _, it in new
+            ]
+            sampling = Sampling(
+                n=1, temperature=0.0, max_new_tokens=SCORING.principle_tokens, seed=self.seed, stop=CRITERIA_END
+            )
+            written = {key: cs[0] for (key, _), cs in zip(new, self.backend.generate(prompts, sampling), strict=True)}
+            if self.cache:
+                self.cache.put_many(written.items())
+            found |= written
+        self._written |= {key: parse_principles(CRITERIA + c.text) for key, c in found.items()}
+        return [self._written[key] for key in keys]
+
+    def _key_parts(self, item: Item, temperature: float, hint: bool, shared: list[Principle] | None) -> dict:
         """Everything but the draw index that a draw of `item` depends on (see `scaling.cache`)."""
         return dict(
             model=self._fingerprint,
@@ -214,11 +291,13 @@ class GRM:
             per_order=self.per_order,
             item=[item.id, item.model_dump(mode="json", include={"query", "responses"})],
             **({"hint": [item.best, item.rating]} if hint else {}),
+            **({"conditioned_on": [p.model_dump() for p in shared]} if shared is not None else {}),
         )
 
-    def _sample(self, item: Item, order: list[int], c: Completion) -> Sample:
+    def _sample(self, item: Item, order: list[int], c: Completion, opening: str = "") -> Sample:
+        """`opening`: the text the answer was opened with (modes "query", "given"), read with the rest."""
         return make_sample(
-            c.text,
+            opening + c.text,
             order,
             score_range=self.template_for(item).score_range,
             finish_reason=c.finish_reason,
@@ -263,7 +342,10 @@ class GRM:
             assert self.meta_rm is not None  # check_options refuses "meta" without one
             kept = k_meta or max(1, k // 2)
             drawn = [keep_top(ss, [s.meta_score for s in ss], kept) for ss in self.meta_rm.annotate(items, drawn)]
-        return [vote(it.id, len(it.responses), ss, strategy, k=k) for it, ss in zip(items, drawn, strict=True)]
+        judgments = [vote(it.id, len(it.responses), ss, strategy, k=k) for it, ss in zip(items, drawn, strict=True)]
+        for j, ps in zip(judgments, self.shared_principles(items), strict=True):  # memoised: no new call
+            j.principle_mode, j.principles = self.principle_mode, ps or []
+        return judgments
 
     def check_options(self, k: int, strategy: str | None) -> str:
         """The strategy that `k` and `strategy` name, or a ValueError saying what is wrong."""

@@ -34,6 +34,7 @@ class Sampling:
     top_p: float = 1.0
     max_new_tokens: int = 512
     seed: int | None = None
+    stop: tuple[str, ...] = ()  # a completion ends at the first of these (kept in its text)
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,18 @@ class Backend(Protocol):
     model_id: str  # what the model is, for cache keys and records
 
     def generate(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[Completion]]:
-        """sampling.n completions for each prompt, in prompt order."""
+        """sampling.n completions for each prompt, in prompt order. A prompt whose last message is
+        the assistant's is continued from that text (the completion holds only what follows)."""
         ...
+
+
+def continues(prompts: Sequence[Messages]) -> bool:
+    """Whether the prompts continue an assistant turn (principle modes query and given prefill
+    one); a call either continues every prompt or none, as one chat-template call renders them."""
+    ends = {p[-1]["role"] == "assistant" for p in prompts}
+    if len(ends) > 1:
+        raise ValueError("prompts of one call must all end with an assistant turn to continue, or none")
+    return ends == {True}
 
 
 @runtime_checkable

@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, StoppingCriteria
 
-from spct.backends.base import CANCEL, BackendError, Completion, Messages, Sampling
+from spct.backends.base import CANCEL, BackendError, Completion, Messages, Sampling, continues
 from spct.backends.pretrained import resolve
 
 
@@ -83,16 +83,21 @@ class HFBackend:
         """Positions the model has: prompt and generated tokens together must fit."""
         return self.model.config.max_position_embeddings
 
+    def chat(self, prompts: Sequence[Messages], **options):
+        """The chat template applied to `prompts` as `generate` feeds them: opening the assistant's
+        turn, or continuing it where the prompts end with one (`base.continues`)."""
+        cont = continues(prompts)
+        return self.tokenizer.apply_chat_template(
+            self.as_text(prompts),
+            add_generation_prompt=not cont,
+            continue_final_message=cont,
+            return_dict=True,
+            **options,
+        )
+
     def prompt_tokens(self, prompts: Sequence[Messages]) -> list[int]:
         """Each prompt's length in tokens, as `generate` will feed it."""
-        return [
-            len(
-                self.tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True, return_dict=True)[
-                    "input_ids"
-                ]
-            )
-            for p in self.as_text(prompts)
-        ]
+        return [len(self.chat([p], tokenize=True)["input_ids"][0]) for p in prompts]
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[Completion]]:
@@ -116,13 +121,9 @@ class HFBackend:
                     [Completion("", "length", 0)] * sampling.n for _ in prompts[start : start + self.batch_size]
                 ]
                 continue
-            inputs = self.tokenizer.apply_chat_template(
-                self.as_text(prompts[start : start + self.batch_size]),
-                add_generation_prompt=True,
-                padding=True,
-                return_dict=True,
-                return_tensors="pt",
-            ).to(self.model.device)
+            inputs = self.chat(prompts[start : start + self.batch_size], padding=True, return_tensors="pt").to(
+                self.model.device
+            )
             ids, mask = inputs["input_ids"], inputs["attention_mask"]
             cache = self._shared_prefill(ids, mask, per_prompt) if per_prompt > 1 else None
             output = self.model.generate(
@@ -132,9 +133,10 @@ class HFBackend:
                 max_new_tokens=sampling.max_new_tokens,
                 pad_token_id=self.tokenizer.pad_token_id,
                 stopping_criteria=stop,
+                **({"stop_strings": list(sampling.stop), "tokenizer": self.tokenizer} if sampling.stop else {}),
                 **options,
             )
-            completions = [self._completion(row) for row in output[:, ids.shape[1] :].tolist()]
+            completions = [self._completion(row, sampling.stop) for row in output[:, ids.shape[1] :].tolist()]
             for i in range(0, len(completions), per_prompt):
                 group = completions[i : i + per_prompt]
                 results.append(group * sampling.n if greedy else group)
@@ -157,12 +159,15 @@ class HFBackend:
         cache.batch_repeat_interleave(n)
         return cache
 
-    def _completion(self, tokens: list[int]) -> Completion:
-        """Cut at the first eos: the rest of the row is padding for the batch's longer completions."""
+    def _completion(self, tokens: list[int], stop: tuple[str, ...] = ()) -> Completion:
+        """Cut at the first eos: the rest of the row is padding for the batch's longer completions.
+        A row that reached a stop string ends there too (its padding is skipped as special)."""
         end = next((i + 1 for i, t in enumerate(tokens) if t in self.eos_ids), None)
         kept = tokens[:end]
         text = self.tokenizer.decode(kept, skip_special_tokens=True)
-        return Completion(text=text, finish_reason="length" if end is None else "stop", n_tokens=len(kept))
+        stopped = end is not None or any(s in text for s in stop)
+        n_tokens = len(kept) if end is not None else sum(t != self.tokenizer.pad_token_id for t in kept)
+        return Completion(text=text, finish_reason="stop" if stopped else "length", n_tokens=n_tokens)
 
 
 class Cancelled(StoppingCriteria):

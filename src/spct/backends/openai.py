@@ -19,8 +19,11 @@ from collections.abc import Sequence
 
 import openai
 
-from spct.backends.base import BackendError, Completion, Messages, Sampling
+from spct.backends.base import BackendError, Completion, Messages, Sampling, continues
 from spct.core.defaults import DEFAULT_BASE_URL
+
+# vLLM's and SGLang's request fields for continuing the assistant's turn (`base.continues`)
+CONTINUE = {"extra_body": {"continue_final_message": True, "add_generation_prompt": False}}
 
 
 class OpenAIBackend:
@@ -117,6 +120,8 @@ class OpenAIBackend:
                     top_p=sampling.top_p,
                     max_tokens=sampling.max_new_tokens,
                     seed=None if sampling.seed is None else sampling.seed + seed_offset,
+                    **({"stop": list(sampling.stop)} if sampling.stop else {}),
+                    **(CONTINUE if continues([messages]) else {}),
                 )
             except openai.APIConnectionError as e:  # also timeouts; raised once the retries are spent
                 raise self._failed(

@@ -13,6 +13,7 @@ class ScoringDefaults:
     the scaling curves all read them from `SCORING`."""
 
     max_new_tokens: int = 512  # longest judgment
+    principle_tokens: int = 160  # longest criteria section written from the query alone (mode "query")
     sampled_temperature: float = 0.5  # the paper's for k > 1 (k = 1 is greedy)
     top_p: float = 1.0
     seed: int = 0  # response orders and sampling

@@ -108,6 +108,12 @@ class Judgment(BaseModel):
     n_valid: int
     n_failed: int
     failures: dict[str, int] = Field(default_factory=dict)
+    principle_mode: str = Field("generated", description="where the principles came from (grm.PRINCIPLE_MODES)")
+    principles: list[Principle] = Field(
+        default_factory=list,
+        description="the principles every sample was conditioned on (modes query and given); "
+        "in mode generated each sample writes its own",
+    )
 
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented idiom
     @property

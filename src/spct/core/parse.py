@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 
 from spct.core.items import Principle
 
-FAILURE_CODES = ("no_box", "truncated", "empty", "not_integer", "wrong_count", "out_of_range")
+# no_principles: principle mode "query" could read no principle from the query's own generation,
+# so the item's samples were not drawn (grm.py)
+FAILURE_CODES = ("no_box", "truncated", "empty", "not_integer", "wrong_count", "out_of_range", "no_principles")
 
 BOX_OPEN = "\\boxed{"
 _HEADER = r"[#*\s]*{name}[*\s]*:[*]*"
 _CRITERIA = re.compile(_HEADER.format(name="Specific Criteria"), re.IGNORECASE)
 _ANALYSIS = re.compile(_HEADER.format(name="Analysis"), re.IGNORECASE)
+_ANALYSIS_OR_STOP = re.compile(r"[#*\s]*Analysis[*\s]*(?::|$)", re.IGNORECASE)  # a stop string ends it bare
 _TRAILING_SCORES = re.compile(r"[#*\s]*(?:Scores?|Output)[*\s]*:[*\s]*$", re.IGNORECASE)
 _WEIGHT = re.compile(r"\s*\(\s*Weight\s*:\s*(\d+(?:\.\d+)?)\s*%\s*\)", re.IGNORECASE)
 # A criteria section is split into items at line breaks, semicolons and inline "2. " numbering.
@@ -127,11 +130,30 @@ def parse_judgment(
     return parsed
 
 
-def format_judgment(principles: list[Principle], critique: str, scores: list[int]) -> str:
-    """The paper's output format (docs/method.md §1): criteria with weights, analysis, boxed scores."""
+def parse_principles(text: str) -> list[Principle]:
+    """The principles of a text that opens with a criteria section (what principle mode "query"
+    generates from the query alone), up to an "Analysis" header or a score block if the model
+    went on; [] when there is no criteria section. Never raises."""
+    criteria = _CRITERIA.search(text)
+    if criteria is None:
+        return []
+    rest = text[criteria.end() :]
+    box = rest.find(BOX_OPEN)
+    rest = rest[: box if box != -1 else len(rest)]
+    analysis = _ANALYSIS_OR_STOP.search(rest)
+    return _principles(_TRAILING_SCORES.sub("", rest[: analysis.start() if analysis else len(rest)]))
+
+
+def format_principles(principles: list[Principle]) -> str:
+    """The criteria section of the paper's output format, numbered, with weights where known."""
     lines = ["Specific Criteria:"]
     for i, p in enumerate(principles, 1):
         weight = f" (Weight: {p.weight:g}%)" if p.weight is not None else ""
         lines.append(f"{i}. {p.text}{weight}")
-    lines += ["", "Analysis:", critique.strip(), "", f"Scores: \\boxed{{{', '.join(map(str, scores))}}}"]
     return "\n".join(lines)
+
+
+def format_judgment(principles: list[Principle], critique: str, scores: list[int]) -> str:
+    """The paper's output format (docs/method.md §1): criteria with weights, analysis, boxed scores."""
+    box = f"\\boxed{{{', '.join(map(str, scores))}}}"
+    return "\n".join([format_principles(principles), "", "Analysis:", critique.strip(), "", f"Scores: {box}"])

@@ -10,7 +10,8 @@ Built in: `pointwise` (1..n responses, scores 1..10, the released checkpoints' f
 `binary` (the paper's single-response training variant, 0 = incorrect, 1 = correct); `compact`
 and `compact-binary` keep the paper's sections and output format but drop the general criteria,
 so that a model trained from scratch on a CPU spends its compute on the judgments (a third of
-the prompt tokens).
+the prompt tokens). `principles` asks for the criteria of a conversation before any response is
+shown (principle mode "query", grm.py).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ BUILTIN_RANGES = {
     "compact": (1, 10),
     "compact-binary": (0, 1),
     "meta": (1, 10),  # the meta RM's user turn (scaling.meta_rm); it asks for no scores, the range is unused
+    "principles": (1, 10),  # principle mode "query": criteria from the query alone, no responses; range unused
 }
 # sandboxed: a user's template file is data, so it may not reach Python objects and run code
 _ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False)

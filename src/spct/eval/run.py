@@ -25,7 +25,17 @@ from spct.backends.base import Backend
 from spct.core.defaults import SCORING
 from spct.core.items import Item, Judgment
 from spct.core.vote import is_correct, judgment_correct
-from spct.eval.benchmarks import Benchmark, files, hh_rlhf, miniature, ppe, realmistake, rewardbench, rmb
+from spct.eval.benchmarks import (
+    Benchmark,
+    files,
+    hh_rlhf,
+    miniature,
+    ppe,
+    realmistake,
+    rewardbench,
+    rewardbench2,
+    rmb,
+)
 from spct.eval.metrics import bootstrap, outcome, overall, roc_auc
 from spct.eval.report import estimate, markdown_table
 from spct.io import figure
@@ -37,6 +47,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
     for b in (
         rewardbench.BENCHMARK,
+        rewardbench2.BENCHMARK,
         ppe.PREFERENCE,
         ppe.CORRECTNESS,
         rmb.BENCHMARK,
@@ -138,6 +149,8 @@ def grm_rows(
     rng = random.Random(seed)
 
     def won(j: Judgment, it: Item) -> float:
+        if bench.value is not None:
+            return bench.value(j.rewards, it)
         if it.best is None:  # a lone response among pairs (the miniature): its score must round to the rating
             return float(judgment_correct(j, it))
         return outcome(j.rewards, it.best, ties, rng)
@@ -272,12 +285,17 @@ def _grm(
         _item_record(
             bench.name,
             it,
-            {s: None if rated else float(judgment_correct(j[it.id], it)) for s, j in strict.items()},
+            {s: None if rated else _strict(bench, j[it.id], it) for s, j in strict.items()},
             judgments={s: j[it.id].model_dump(mode="json") for s, j in strict.items()},
         )
         for it in items
     ]
     return rows, records
+
+
+def _strict(bench: Benchmark, judgment: Judgment, item: Item) -> float:
+    """An item's outcome in results.jsonl: strict correctness, or the benchmark's own rule."""
+    return bench.value(judgment.rewards, item) if bench.value else float(judgment_correct(judgment, item))
 
 
 def _parse_rate(items: list[Item], judged: dict[str, Judgment]) -> float:
@@ -298,6 +316,8 @@ def _baseline(bench: Benchmark, items: list[Item], model: str, seed: int, ties: 
         r = given[it.id]
         if r is None or rated:
             values[it.id] = None if r is None else r[0]
+        elif bench.value is not None:
+            values[it.id] = bench.value(r, it)
         else:  # a lone response among pairs: the baseline's 0/1 reading against the rating
             values[it.id] = float(is_correct(r, it)) if it.best is None else outcome(r, it.best, ties, rng)
     records = [

@@ -11,7 +11,12 @@ under principles written once for that prompt:
 verl (`custom_reward_function.path` = this file, `name` = `compute_score`): the prompt is read from
 `extra_info["question"]` (or `["prompt"]`), the response is judged alone; set `SPCT_URL` (and
 `SPCT_TOKEN`) to use a server, otherwise the GRM named by `SPCT_MODEL` (default: the embedded one)
-is loaded in the worker process.
+is loaded in the worker process, with `SPCT_PRINCIPLE_MODE` and `SPCT_PRINCIPLES` (one per line).
+
+Principle mode "query" (`GRMReward(GRM(principle_mode="query"))`, or `spct serve --principle-mode
+query`) writes a prompt's principles once from the prompt alone and caches them, so every group
+of completions of that prompt, at every step, is judged by the same principles, which the
+completions cannot steer (docs/principles.md).
 
 A reward is a response's mean valid score mapped to [0, 1] (`core.vote.normalised_rewards`). A
 completion whose judgment has no valid sample (every sample failed to parse) is unjudged: it gets
@@ -123,7 +128,11 @@ def compute_score(
         raise ValueError(f"{data_source}: extra_info needs the prompt as 'question' or 'prompt' to judge a solution")
     if _VERL is None:
         url = os.environ.get("SPCT_URL")
-        grm = None if url else GRM(os.environ.get("SPCT_MODEL", DEFAULT_MODEL))
+        grm = None
+        if not url:
+            principles = os.environ.get("SPCT_PRINCIPLES", "").splitlines()
+            mode = os.environ.get("SPCT_PRINCIPLE_MODE", "generated")
+            grm = GRM(os.environ.get("SPCT_MODEL", DEFAULT_MODEL), principles=principles, principle_mode=mode)
         failed = float(os.environ.get("SPCT_FAILED_REWARD", "0"))
         _VERL = GRMReward(grm, url=url, token=os.environ.get("SPCT_TOKEN"), failed=failed)
     unjudged = _VERL.unjudged

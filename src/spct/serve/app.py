@@ -125,6 +125,8 @@ class ScoreOut(BaseModel):
     n_valid: int = Field(description="samples that parsed; 0: the item is unjudged and has no reward")
     n_failed: int
     score_range: tuple[int, int] = Field(description="lowest and highest score of one sample")
+    principle_mode: str = Field(description="generated, query or given (`spct serve --principle-mode`)")
+    principles: list[str] = Field(description="modes query and given: the principles every sample applied")
     samples: list[SampleOut] | None = None
 
 
@@ -385,6 +387,8 @@ def create_app(
                 ScoreOut(
                     **j.model_dump(include={"id", "rewards", "best", "ties", "n_valid", "n_failed"}),
                     score_range=grm.template_for(it).score_range,
+                    principle_mode=j.principle_mode,
+                    principles=[p.text for p in j.principles],
                     samples=[_sample_out(s) for s in j.samples] if request.details else None,
                 )
                 for j, it in zip(judgments, items, strict=True)

@@ -40,6 +40,7 @@ from spct.eval.benchmarks import (
     pair,
     realmistake,
     rewardbench,
+    rewardbench2,
     rmb,
     training_split,
 )
@@ -95,7 +96,11 @@ def sources(root: Path, miniature_items: int, seed: int, limit: int | None) -> I
 
 
 def held_out_queries(root: Path) -> set[str]:
+    """The queries no training item may share: the held-out benchmarks', and RewardBench 2's where
+    its files are at hand (evaluation only, never trained on)."""
     items = rewardbench.load_llmbar(root) + rewardbench.load_hep(root) + realmistake.load(root)
+    if (root / "reward-bench-2").exists():
+        items += rewardbench2.load(root)
     return {query_text(it) for it in items}
 
 

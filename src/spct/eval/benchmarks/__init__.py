@@ -53,6 +53,9 @@ class Benchmark:
     aggregate: Callable[[dict[str, list[float]]], dict] = mean_of_items  # outcomes by subset -> {"score": ...}
     paper: str | None = None  # its column among the paper's four Overall benchmarks
     left_out: dict[str, int] = dataclasses.field(default_factory=dict)  # records its last load left out, by reason
+    # an item's outcome from its rewards, where the benchmark scores items its own way (RewardBench
+    # 2: a tie at the top shares the point; Ties from margins); None: the labelled best must win
+    value: Callable[[list[int] | None, Item], float] | None = None
 
 
 @dataclass
