@@ -163,3 +163,51 @@ def test_the_shipped_default_writes_parsable_judgments_of_real_benchmark_items()
     parsed = [j.samples[0] for j in judgments if j.n_valid]
     assert len(parsed) >= 3
     assert all(s.principles and s.critique for s in parsed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["f16", "q8_0"])
+def test_export_writes_a_gguf_that_loads_back_and_judges_as_the_merged_adapter(registry, tmp_path, kind):
+    """A LoRA adapter over the registry base, perturbed so that merging matters, exported and read
+    back through transformers' GGUF support: same tokens, close logits, the same greedy verdicts."""
+    from peft import LoraConfig, get_peft_model
+
+    from spct.backends.export import export
+    from spct.backends.hf import HFBackend
+    from spct.miniature.world import generate
+
+    torch.manual_seed(0)
+    lm = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(resolve("tiny-test")),
+        LoraConfig(r=4, lora_alpha=4, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]),
+    )
+    for name, p in lm.named_parameters():
+        if "lora_B" in name:
+            p.data = 0.02 * torch.randn_like(p)  # B starts at 0; this makes the adapter change the model
+    adapter = tmp_path / "adapter"
+    lm.save_pretrained(adapter)
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    (adapter / "adapter_config.json").write_text(json.dumps({**config, "base_model_name_or_path": "tiny-test"}))
+    (adapter / "spct.json").write_text((Path(MINIATURE_MODEL) / "spct.json").read_text())
+
+    out = export(str(adapter), tmp_path / "grm.gguf", kind)
+    merged, exported = HFBackend(str(adapter)), HFBackend(str(out))
+    text = "What is 47 + 38? Response 1 says 85."
+    assert exported.tokenizer(text).input_ids == merged.tokenizer(text).input_ids
+    ids = torch.tensor([merged.tokenizer(text).input_ids])
+    base_logits = AutoModelForCausalLM.from_pretrained(resolve("tiny-test"))(ids).logits
+    logits, back = merged.model(ids).logits, exported.model(ids).logits
+    assert (logits - base_logits).abs().max() > 0.05  # the adapter is in the merged weights...
+    assert (back - logits).abs().max() < (0.05 if kind == "f16" else 0.2)  # ...and in the file
+
+    items = generate(20, "test", 0)
+    def verdict(j):  # the response picked, or a lone response's score
+        return j.best if j.n_responses > 1 else j.rewards
+
+    verdicts = [
+        [verdict(j) for j in GRM(backend=backend, max_new_tokens=160).score_items(items)]
+        for backend in (merged, exported)
+    ]
+    assert GRM(backend=exported).template.name == "compact"  # its spct.json rode along in the file
+    assert sum(a == b for a, b in zip(*verdicts, strict=True)) >= 19  # >= 95% of the 20
+    assert sum(v is not None for v in verdicts[0]) >= 15  # a judge that still judges, not noise agreeing

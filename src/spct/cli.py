@@ -260,6 +260,23 @@ def serve_command(
     )
 
 
+@app.command("export")
+def export_command(
+    gguf: Annotated[Path, typer.Option("--gguf", help="the GGUF file to write (llama.cpp's server, Ollama)")],
+    model: Annotated[str, typer.Option(help="a registry base, or a LoRA adapter over one")] = DEFAULT_MODEL,
+    type: Annotated[str, typer.Option("--type", help="f16, or q8_0 (half the size)")] = "f16",
+) -> None:
+    """Write a GRM, its adapter merged, as one GGUF file that llama.cpp and Ollama load."""
+    from spct.backends.base import BackendError
+    from spct.backends.export import export
+
+    try:
+        written = export(model, gguf, type)
+    except (BackendError, ValueError) as e:
+        _fail(str(e))
+    console.print(f"wrote {escape(str(written))} ({written.stat().st_size / 2**20:.0f} MiB, {type})")
+
+
 @app.command("best-of-n")
 def best_of_n_command(
     input: Annotated[Path | None, typer.Argument(help="JSONL of items (query, responses); or use --query")] = None,

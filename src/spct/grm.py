@@ -65,8 +65,13 @@ def opening(shared: list[Principle] | None) -> str:
 
 def model_templates(model: str) -> dict[str, str]:
     """The templates a checkpoint was trained with, from the `spct.json` spct writes beside the
-    weights it trains (`binary_template`, when named, judges items with one response); the
+    weights it trains (or into a GGUF it exports) (`binary_template`, when named, judges items with one response); the
     paper's for any other model (the released checkpoints included)."""
+    if model.endswith(".gguf") and Path(model).is_file():  # `spct export --gguf` carries the card inside
+        from gguf import GGUFReader
+
+        field = GGUFReader(model).fields.get("spct.json")
+        return json.loads(field.contents())["templates"] if field else PAPER_TEMPLATES
     card = Path(model) / "spct.json"
     return json.loads(card.read_text())["templates"] if card.is_file() else PAPER_TEMPLATES
 

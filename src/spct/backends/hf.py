@@ -27,10 +27,16 @@ def adapter_base(folder: str | Path) -> str | None:
 
 
 def load_causal_lm(model: str, dtype: str | torch.dtype = "auto", *, trainable: bool = False):
-    """(model, tokenizer) of a checkpoint folder, a hub name, a named registry base
+    """(model, tokenizer) of a checkpoint folder, a GGUF file, a hub name, a named registry base
     (`backends.pretrained`), or a LoRA adapter folder over one of those: the adapter is merged
     for inference, left trainable for training. The tokenizer is the base's."""
     path = resolve(model)
+    if path.endswith(".gguf") and Path(path).is_file():  # one file, e.g. `spct export --gguf`: dequantised on load
+        where, name = str(Path(path).parent), Path(path).name
+        return (
+            AutoModelForCausalLM.from_pretrained(where, gguf_file=name, dtype=dtype),
+            AutoTokenizer.from_pretrained(where, gguf_file=name),
+        )
     base = adapter_base(path)
     if base is None:
         return AutoModelForCausalLM.from_pretrained(path, dtype=dtype), AutoTokenizer.from_pretrained(path)

@@ -78,25 +78,29 @@ def materialise(name: str, spec: Pretrained) -> Path:
     folder = home() / "models" / name
     if (folder / "config.json").is_file():
         return folder
-    parts = _locate(spec, name)
     folder.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{name}-") as tmp:
         gguf = Path(tmp) / "model.gguf"
-        digest = hashlib.sha256()
-        with gguf.open("wb") as out:
-            for part in parts:
-                with part.open("rb") as f:
-                    while chunk := f.read(1 << 24):
-                        digest.update(chunk)
-                        out.write(chunk)
-        if digest.hexdigest() != spec.sha256:
-            raise BackendError(
-                f"model {name!r}: the GGUF in {', '.join(spec.packages)} has sha256 {digest.hexdigest()}, expected "
-                f"{spec.sha256}; the package differs from the one spct was measured with: {spec.install_command()}"
-            )
+        write_gguf(name, spec, gguf)
         dequantise(gguf, Path(tmp) / "model")
         os.replace(Path(tmp) / "model", folder)
     return folder
+
+
+def write_gguf(name: str, spec: Pretrained, out: Path) -> None:
+    """The package's GGUF, its parts joined, at `out`, checked against its sha256."""
+    digest = hashlib.sha256()
+    with out.open("wb") as joined:
+        for part in _locate(spec, name):
+            with part.open("rb") as f:
+                while chunk := f.read(1 << 24):
+                    digest.update(chunk)
+                    joined.write(chunk)
+    if digest.hexdigest() != spec.sha256:
+        raise BackendError(
+            f"model {name!r}: the GGUF in {', '.join(spec.packages)} has sha256 {digest.hexdigest()}, expected "
+            f"{spec.sha256}; the package differs from the one spct was measured with: {spec.install_command()}"
+        )
 
 
 def dequantise(gguf: Path, out: Path) -> None:
