@@ -201,6 +201,7 @@ def test_export_writes_a_gguf_that_loads_back_and_judges_as_the_merged_adapter(r
     assert (back - logits).abs().max() < (0.05 if kind == "f16" else 0.2)  # ...and in the file
 
     items = generate(20, "test", 0)
+
     def verdict(j):  # the response picked, or a lone response's score
         return j.best if j.n_responses > 1 else j.rewards
 
