@@ -65,8 +65,8 @@ def opening(shared: list[Principle] | None) -> str:
 
 def model_templates(model: str) -> dict[str, str]:
     """The templates a checkpoint was trained with, from the `spct.json` spct writes beside the
-    weights it trains (or into a GGUF it exports) (`binary_template`, when named, judges items with one response); the
-    paper's for any other model (the released checkpoints included)."""
+    weights it trains, or into a GGUF file it exports (`binary_template`, when named, judges
+    items with one response); the paper's for any other model (the released checkpoints included)."""
     if model.endswith(".gguf") and Path(model).is_file():  # `spct export --gguf` carries the card inside
         from gguf import GGUFReader
 
@@ -299,10 +299,10 @@ class GRM:
             **({"conditioned_on": [p.model_dump() for p in shared]} if shared is not None else {}),
         )
 
-    def _sample(self, item: Item, order: list[int], c: Completion, opening: str = "") -> Sample:
-        """`opening`: the text the answer was opened with (modes "query", "given"), read with the rest."""
+    def _sample(self, item: Item, order: list[int], c: Completion, opened: str = "") -> Sample:
+        """`opened`: the text the answer was opened with (modes "query", "given"), read with the rest."""
         return make_sample(
-            opening + c.text,
+            opened + c.text,
             order,
             score_range=self.template_for(item).score_range,
             finish_reason=c.finish_reason,
