@@ -1,6 +1,6 @@
 """Throughput of spct's hf backend on models of real sizes against plain transformers `generate`.
 
-    python benchmarks/performance.py                                   # on a GPU: docs/performance.md
+    python benchmarks/performance.py                                   # on a GPU: docs/performance-gpu.md
     python benchmarks/performance.py --models tiny --items 2 --max-new-tokens 16 --out /tmp/perf  # a look
 
 Speed needs no trained weights: each model is its published config (Qwen2-0.5B, Llama-3.2-1B)
@@ -165,7 +165,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=8)
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=256)
-    parser.add_argument("--out", type=Path, default=Path("docs/performance"), help="writes OUT.md and OUT.json")
+    parser.add_argument("--out", type=Path, default=Path("docs/performance-gpu"), help="writes OUT.md and OUT.json")
     args = parser.parse_args()
 
     console = Console(width=200)

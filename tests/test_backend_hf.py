@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from spct.backends import BackendError, Sampling, load_backend
-from spct.backends.hf import HFBackend
+from spct.backends.hf import GrowingLayer, HFBackend
 
 PROMPTS = [
     [{"role": "user", "content": "Is the answer clear?"}],
@@ -82,3 +82,25 @@ def test_missing_hub_model_raises_backend_error(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(BackendError, match="neither a local directory nor reachable"):
         HFBackend("nobody/no-such-model")
+
+
+def test_growing_cache_layer_holds_what_concatenation_holds():
+    torch.manual_seed(0)
+    layer, keys, values = GrowingLayer(reserve=3), torch.empty(2, 2, 0, 4), torch.empty(2, 2, 0, 4)
+    for step, new in enumerate([5, 1, 1, 1, 1, 2, 1, 1]):  # a prefill, decode steps, past the room twice
+        k, v = torch.randn(keys.shape[0], 2, new, 4), torch.randn(keys.shape[0], 2, new, 4)
+        keys, values = torch.cat([keys, k], -2), torch.cat([values, v], -2)
+        got = layer.update(k, v)
+        assert torch.equal(got[0], keys) and torch.equal(got[1], values) and layer.get_seq_length() == keys.shape[-2]
+        if step == 0:  # the samples of a shared prefill (`HFBackend._shared_prefill`)
+            layer.batch_repeat_interleave(3)
+            keys, values = keys.repeat_interleave(3, 0), values.repeat_interleave(3, 0)
+
+
+def test_greedy_tokens_are_transformers_generate_s(backend: HFBackend):
+    inputs = backend.chat(PROMPTS[1:2], return_tensors="pt")
+    plain = backend.model.generate(
+        **inputs, do_sample=False, max_new_tokens=12, pad_token_id=backend.tokenizer.pad_token_id
+    )
+    text = backend.tokenizer.decode(plain[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    assert backend.generate(PROMPTS[1:2], GREEDY)[0][0].text == text

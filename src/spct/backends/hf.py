@@ -2,7 +2,7 @@
 
 Each forward pass takes `batch_size` prompts and samples all n completions of each at once,
 which is several times cheaper than n separate calls; the n completions of a prompt continue
-from one prefill of it (prefix sharing).
+from one prefill of it (prefix sharing). The key/value cache grows in place (`GrowingLayer`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 from tqdm import tqdm
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, StoppingCriteria
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PretrainedConfig, StoppingCriteria
+from transformers.cache_utils import DynamicLayer
 
 from spct.backends.base import CANCEL, BackendError, Completion, Messages, Sampling, continues
 from spct.backends.pretrained import resolve
@@ -131,7 +132,9 @@ class HFBackend:
                 self.model.device
             )
             ids, mask = inputs["input_ids"], inputs["attention_mask"]
-            cache = self._shared_prefill(ids, mask, per_prompt) if per_prompt > 1 else None
+            cache = growing_cache(self.model.config, sampling.max_new_tokens)
+            if per_prompt > 1:
+                self._shared_prefill(cache, ids, mask, per_prompt)
             output = self.model.generate(
                 input_ids=ids.repeat_interleave(per_prompt, 0),
                 attention_mask=mask.repeat_interleave(per_prompt, 0),
@@ -148,12 +151,11 @@ class HFBackend:
                 results.append(group * sampling.n if greedy else group)
         return results
 
-    def _shared_prefill(self, ids: torch.Tensor, mask: torch.Tensor, n: int) -> DynamicCache:
-        """Run each prompt through the model once and give its n samples copies of that cache:
-        `num_return_sequences` would prefill every copy. The last prompt token is left for
+    def _shared_prefill(self, cache: DynamicCache, ids: torch.Tensor, mask: torch.Tensor, n: int) -> None:
+        """Run each prompt through the model once into `cache` and give its n samples copies of
+        it: `num_return_sequences` would prefill every copy. The last prompt token is left for
         `generate`, which continues from the cache (positions from the left-padded mask, as
         `generate` computes them)."""
-        cache = DynamicCache(config=self.model.config)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         self.model(
             input_ids=ids[:, :-1],
@@ -163,7 +165,6 @@ class HFBackend:
             use_cache=True,
         )
         cache.batch_repeat_interleave(n)
-        return cache
 
     def _completion(self, tokens: list[int], stop: tuple[str, ...] = ()) -> Completion:
         """Cut at the first eos: the rest of the row is padding for the batch's longer completions.
@@ -174,6 +175,40 @@ class HFBackend:
         stopped = end is not None or any(s in text for s in stop)
         n_tokens = len(kept) if end is not None else sum(t != self.tokenizer.pad_token_id for t in kept)
         return Completion(text=text, finish_reason="stop" if stopped else "length", n_tokens=n_tokens)
+
+
+class GrowingLayer(DynamicLayer):
+    """A layer of the key/value cache that appends each step's keys and values into a buffer
+    with room for `reserve` more tokens. transformers' `DynamicLayer` concatenates, copying the
+    whole cache at every decode step: on 2 CPU cores that was two thirds of a decode step at 32
+    sequences of 1,375 tokens (docs/performance.md). The buffer is copied only when its room
+    runs out, or when an inherited method (`batch_repeat_interleave`, ...) replaced the tensors."""
+
+    def __init__(self, reserve: int) -> None:
+        super().__init__()
+        self.reserve = reserve
+        self.room: tuple[torch.Tensor, torch.Tensor] | None = None  # (keys, values) buffers
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        n, new = self.get_seq_length(), key_states.shape[-2]
+        room = self.room
+        if room is None or self.keys.data_ptr() != room[0].data_ptr() or n + new > room[0].shape[-2]:
+            shape = (*key_states.shape[:-2], n + new + self.reserve, key_states.shape[-1])
+            room = self.room = (key_states.new_empty(shape), value_states.new_empty(shape))
+            if n:
+                room[0][..., :n, :], room[1][..., :n, :] = self.keys, self.values
+        room[0][..., n : n + new, :], room[1][..., n : n + new, :] = key_states, value_states
+        self.keys, self.values = room[0][..., : n + new, :], room[1][..., : n + new, :]
+        return self.keys, self.values
+
+
+def growing_cache(config: PretrainedConfig, reserve: int) -> DynamicCache:
+    """An empty cache for `config`'s model whose full-attention layers grow in place (`GrowingLayer`)."""
+    cache = DynamicCache(config=config)
+    cache.layers = [GrowingLayer(reserve) if type(layer) is DynamicLayer else layer for layer in cache.layers]
+    return cache
 
 
 class Cancelled(StoppingCriteria):
