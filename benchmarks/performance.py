@@ -129,7 +129,6 @@ def measure(folder: Path, n_items: int, k: int, max_new_tokens: int) -> tuple[li
 
     def spct(per_order: int) -> int:
         grm.per_order = per_order
-        backend.batch_size = n_items * k // per_order  # prompts per call: the same n_items * k sequences
         return sum(s.n_tokens for samples in grm.draw(items, 0, k, 0.5) for s in samples)
 
     rows = {

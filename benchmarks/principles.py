@@ -158,7 +158,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/principles"))
     args = parser.parse_args()
 
-    counting = Counting(HFBackend(args.model, batch_size=args.batch))
+    counting = Counting(HFBackend(args.model))
     benches = {}
     wanted = ((rewardbench.BENCHMARK, args.rb), (realmistake.BENCHMARK, args.rm), (miniature.BENCHMARK, args.miniature))
     for bench, limit in wanted:

@@ -69,9 +69,8 @@ def speed(model: str, items: list[Item], cache_dir: Path) -> list[dict]:
     """Each configuration on the same items; the first row is the baseline of the ratios."""
     naive = HFBackend(model, batch_size=1)
     batched = HFBackend(model, batch_size=SEQUENCES_PER_FORWARD)
-    shared = {p: HFBackend(model, batch_size=SEQUENCES_PER_FORWARD // p) for p in (2, 4)}
-    two, four = judge(backend=shared[2], per_order=2), judge(backend=shared[4], per_order=4)
-    cached = judge(backend=shared[2], per_order=2, cache=cache_dir / "cache.sqlite")
+    two, four = judge(backend=batched, per_order=2), judge(backend=batched, per_order=4)
+    cached = judge(backend=batched, per_order=2, cache=cache_dir / "cache.sqlite")
     rows = [
         ("naive: one item, k generate calls", dict(grm=judge(backend=naive), k=8, item_batch=1)),
         ("batched across items", dict(grm=judge(backend=batched), k=8, item_batch=8)),

@@ -60,6 +60,21 @@ def test_small_batches_keep_prompt_order(tiny_model_dir: Path, backend: HFBacken
     assert small.generate(PROMPTS, GREEDY) == backend.generate(PROMPTS, GREEDY)
 
 
+def test_a_forward_pass_decodes_batch_size_sequences(tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    backend = HFBackend(str(tiny_model_dir), device="cpu", batch_size=4)
+    rows, generate = [], backend.model.generate
+
+    def recording(**kwargs):
+        rows.append(kwargs["input_ids"].shape[0])
+        return generate(**kwargs)
+
+    monkeypatch.setattr(backend.model, "generate", recording)
+    backend.generate(PROMPTS, Sampling(n=2, temperature=1.0, max_new_tokens=4, seed=0))
+    assert rows == [4, 2]  # two prompts x two samples, then the third prompt's two
+    backend.generate(PROMPTS, Sampling(n=2, temperature=0.0, max_new_tokens=4))
+    assert rows[2:] == [3]  # greedy decodes each prompt once
+
+
 def test_finish_reason_length_when_cut_short(backend: HFBackend):
     out = backend.generate(PROMPTS, Sampling(n=2, temperature=1.0, max_new_tokens=2, seed=0))
     cut = [c for cs in out for c in cs if c.finish_reason == "length"]

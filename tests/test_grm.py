@@ -17,7 +17,7 @@ from spct.grm import MINIATURE_MODEL
 
 def test_votes_map_back_to_the_original_order():
     judge = ScriptedJudge()
-    grm = GRM(backend=judge, seed=3)
+    grm = GRM(backend=judge, seed=3, per_order=1)  # the paper's: every draw its own order and prompt
     j = grm.score("q?", ["wrong", "no", "right", "nope"], k=6)
     assert j.rewards == [12, 12, 60, 12] and j.best == 2 and j.n_valid == 6
     assert len({tuple(s.order) for s in j.samples}) > 1  # the samples saw different orders
@@ -34,7 +34,7 @@ def test_batches_keep_items_apart_and_user_principles_reach_the_prompt():
             seen.extend(p[0]["content"] for p in prompts)
             return super().generate(prompts, sampling)
 
-    grm = GRM(backend=Spy(), principles=["Refuse to rank insults."])
+    grm = GRM(backend=Spy(), principles=["Refuse to rank insults."], per_order=1)
     items = [Item(id=str(i), query=f"q{i}", responses=["x"] * i + ["right"]) for i in range(1, 6)]
     judgments = list(grm.score_items(items, k=2, batch_size=2))
     assert [j.id for j in judgments] == [it.id for it in items]

@@ -160,7 +160,7 @@ def test_cache_serves_reruns_and_larger_k_and_misses_when_any_key_part_changes(t
         {"max_new_tokens": 64},
         {"principles": ["Be kind."]},
         {"model_id": "other"},
-        {"per_order": 2},
+        {"per_order": 1},  # the default is 2 (SCORING.per_order)
     ):
         judge, _ = run(**change)
         assert sum(c[0] * c[1].n for c in judge.calls) == 12, change

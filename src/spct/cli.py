@@ -61,11 +61,10 @@ def show(item: Item, judgment: Judgment, out: Console) -> None:
     )
 
 
-def _backend_kwargs(backend: str, base_url: str, batch_size: int | None = None) -> dict:
-    """What the chosen backend takes of the command's options: a server address, or a batch size."""
-    if backend == "openai":
-        return {"base_url": base_url}
-    return {} if batch_size is None else {"batch_size": batch_size}
+def _backend_kwargs(backend: str, base_url: str) -> dict:
+    """What the chosen backend takes of the command's options: the openai backend, a server address
+    (the hf backend's sequences per forward pass are `SCORING.sequences`)."""
+    return {"base_url": base_url} if backend == "openai" else {}
 
 
 def _fail(message: str) -> None:
@@ -108,7 +107,9 @@ def score(
         float, typer.Option(help="strategy adaptive: stop when the vote holds with this probability (1 = surely)")
     ] = SCORING.confidence,
     round_size: Annotated[int, typer.Option(help="strategy adaptive: draws per round")] = SCORING.round_size,
-    per_order: Annotated[int, typer.Option(help="draws sharing one response order and prompt prefill")] = 1,
+    per_order: Annotated[
+        int, typer.Option(help="draws sharing one response order and prompt prefill")
+    ] = SCORING.per_order,
     cache: Annotated[Path | None, typer.Option(help="SQLite cache of completions, reused across runs")] = None,
     temperature: Annotated[
         float | None, typer.Option(help="default: greedy for k = 1, 0.5 for k > 1 (the paper's)")
@@ -142,7 +143,7 @@ def score(
         _fail("--ray needs Ray: pip install 'spct[ray]'")
     if strategy is not None and strategy not in STRATEGIES:
         raise typer.BadParameter(f"{strategy!r}; choose one of {', '.join(STRATEGIES)}", param_hint="--strategy")
-    backend_kwargs = _backend_kwargs(backend, base_url, batch_size)
+    backend_kwargs = _backend_kwargs(backend, base_url)
     grm_kwargs = dict(
         model=model,
         backend=backend,
@@ -394,7 +395,7 @@ def eval_command(
         _fail(str(e))
     engine = None
     if not (Path(model) / "baseline.json").is_file():  # a scalar baseline scores itself; a GRM needs a backend
-        engine = load_backend(backend, model, **_backend_kwargs(backend, base_url, batch_size))
+        engine = load_backend(backend, model, **_backend_kwargs(backend, base_url))
     try:
         run(
             chosen,

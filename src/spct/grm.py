@@ -120,7 +120,7 @@ class GRM:
         max_new_tokens: int = SCORING.max_new_tokens,
         seed: int = SCORING.seed,
         shuffle: bool = True,
-        per_order: int = 1,
+        per_order: int = SCORING.per_order,
         lenient: bool = False,
         cache: str | Path | SampleCache | None = None,
         meta_rm: str | MetaAnnotator | None = None,

@@ -1,8 +1,9 @@
 """In-process backend on a transformers causal LM: the fast path for k-sample voting on one machine.
 
-Each forward pass takes `batch_size` prompts and samples all n completions of each at once,
-which is several times cheaper than n separate calls; the n completions of a prompt continue
-from one prefill of it (prefix sharing). The key/value cache grows in place (`GrowingLayer`).
+Each forward pass decodes `batch_size` sequences: as many prompts as fit, with all n completions
+of each sampled at once, which is several times cheaper than n separate calls; the n
+completions of a prompt continue from one prefill of it (prefix sharing). The key/value cache
+grows in place (`GrowingLayer`). Speeds and the defaults' measurement: docs/performance.md.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from transformers.cache_utils import DynamicLayer
 
 from spct.backends.base import CANCEL, BackendError, Completion, Messages, Sampling, continues
 from spct.backends.pretrained import resolve
+from spct.core.defaults import SCORING
 
 
 def adapter_base(folder: str | Path) -> str | None:
@@ -51,7 +53,9 @@ def load_causal_lm(model: str, dtype: str | torch.dtype = "auto", *, trainable: 
 
 
 class HFBackend:
-    def __init__(self, model: str, *, device: str | None = None, dtype: str = "auto", batch_size: int = 8):
+    def __init__(
+        self, model: str, *, device: str | None = None, dtype: str = "auto", batch_size: int = SCORING.sequences
+    ):
         self.model_id = model
         self.batch_size = batch_size
         try:
@@ -108,7 +112,8 @@ class HFBackend:
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[Messages], sampling: Sampling) -> list[list[Completion]]:
-        """sampling.n completions per prompt; temperature 0 decodes greedily once and repeats it n times."""
+        """sampling.n completions per prompt; temperature 0 decodes greedily once and repeats it n
+        times. A forward pass takes `batch_size // n` prompts (at least one)."""
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)
         greedy = sampling.temperature <= 0
@@ -121,16 +126,13 @@ class HFBackend:
         cancel = CANCEL.get()
         stop = [Cancelled(cancel)] if cancel is not None else []
         results: list[list[Completion]] = []
-        starts = range(0, len(prompts), self.batch_size)
+        step = max(1, self.batch_size // per_prompt)
+        starts = range(0, len(prompts), step)
         for start in tqdm(starts, desc="generate", leave=False, disable=len(starts) < 4):
             if cancel is not None and cancel.is_set():  # nobody waits for the rest
-                results += [
-                    [Completion("", "length", 0)] * sampling.n for _ in prompts[start : start + self.batch_size]
-                ]
+                results += [[Completion("", "length", 0)] * sampling.n for _ in prompts[start : start + step]]
                 continue
-            inputs = self.chat(prompts[start : start + self.batch_size], padding=True, return_tensors="pt").to(
-                self.model.device
-            )
+            inputs = self.chat(prompts[start : start + step], padding=True, return_tensors="pt").to(self.model.device)
             ids, mask = inputs["input_ids"], inputs["attention_mask"]
             cache = growing_cache(self.model.config, sampling.max_new_tokens)
             if per_prompt > 1:
@@ -138,7 +140,7 @@ class HFBackend:
             output = self.model.generate(
                 input_ids=ids.repeat_interleave(per_prompt, 0),
                 attention_mask=mask.repeat_interleave(per_prompt, 0),
-                past_key_values=cache,
+                cache=cache,
                 max_new_tokens=sampling.max_new_tokens,
                 pad_token_id=self.tokenizer.pad_token_id,
                 stopping_criteria=stop,
@@ -161,8 +163,9 @@ class HFBackend:
             input_ids=ids[:, :-1],
             attention_mask=mask[:, :-1],
             position_ids=positions[:, :-1],
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
+            logits_to_keep=1,  # the logits are not read: all of them would be (prompts x tokens x vocabulary) floats
         )
         cache.batch_repeat_interleave(n)
 
@@ -182,7 +185,7 @@ class GrowingLayer(DynamicLayer):
     with room for `reserve` more tokens. transformers' `DynamicLayer` concatenates, copying the
     whole cache at every decode step: on 2 CPU cores that was two thirds of a decode step at 32
     sequences of 1,375 tokens (docs/performance.md). The buffer is copied only when its room
-    runs out, or when an inherited method (`batch_repeat_interleave`, ...) replaced the tensors."""
+    runs out, or when an inherited method (`batch_select_indices`, ...) replaced the tensors."""
 
     def __init__(self, reserve: int) -> None:
         super().__init__()
@@ -202,6 +205,19 @@ class GrowingLayer(DynamicLayer):
         room[0][..., n : n + new, :], room[1][..., n : n + new, :] = key_states, value_states
         self.keys, self.values = room[0][..., : n + new, :], room[1][..., : n + new, :]
         return self.keys, self.values
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        """Each sequence's cache `repeats` times (the samples of a shared prefill), written straight
+        into a buffer with room: one copy of the repeated cache, not two."""
+        n = self.get_seq_length()
+        if n == 0:
+            return
+        batch, *middle, _, width = self.keys.shape
+        shape = (batch * repeats, *middle, n + self.reserve, width)
+        room = self.room = (self.keys.new_empty(shape), self.values.new_empty(shape))
+        for buffer, old in zip(room, (self.keys, self.values), strict=True):
+            buffer.view(batch, repeats, *shape[1:])[..., :n, :] = old[:, None]
+        self.keys, self.values = room[0][..., :n, :], room[1][..., :n, :]
 
 
 def growing_cache(config: PretrainedConfig, reserve: int) -> DynamicCache:

@@ -18,6 +18,9 @@ class ScoringDefaults:
     top_p: float = 1.0
     seed: int = 0  # response orders and sampling
     batch_size: int = 8  # items per backend call
+    # the fastest measured in docs/performance.md:
+    per_order: int = 2  # draws sharing one response order, sampled from one prefill of its prompt
+    sequences: int = 32  # hf backend: sequences decoded together in one forward pass (prompts x samples)
     round_size: int = 4  # adaptive voting: draws per round
     confidence: float = 0.95  # adaptive voting: stop when the vote holds with this probability
 
