@@ -45,7 +45,6 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import psutil
 import torch
 from report import table  # benchmarks/report.py
@@ -54,7 +53,7 @@ from transformers import DynamicCache
 
 from spct.backends.export import export
 from spct.backends.hf import HFBackend, device_name, growing_cache
-from spct.backends.local_server import free_port
+from spct.backends.local_server import free_port, local_server
 from spct.core.defaults import SCORING
 from spct.core.items import Item, Judgment
 from spct.core.vote import judgment_correct, make_sample, sample_orders, vote
@@ -365,27 +364,12 @@ def llama_python(venv: Path) -> Path:
     return python
 
 
-@contextmanager
 def llama_server(python: Path, gguf: Path, threads: int, log: Path):
+    """llama-cpp-python's OpenAI-compatible server on `gguf` (spct's `local_server`)."""
     port = free_port()
     command = [str(python), "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1"]
     command += ["--port", str(port), "--n_ctx", "4096", "--n_threads", str(threads)]
-    with log.open("w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(240):
-            if process.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited with {process.returncode}:\n{log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    return local_server(command, port, "llama_cpp.server", health="/v1/models", timeout=120, log=log)
 
 
 def served(args: argparse.Namespace, items: list[Item], done: dict, save: Callable[[str, dict], None]) -> None:
