@@ -72,8 +72,8 @@ def speed(model: str, items: list[Item], cache_dir: Path) -> list[dict]:
     two, four = judge(backend=batched, per_order=2), judge(backend=batched, per_order=4)
     cached = judge(backend=batched, per_order=2, cache=cache_dir / "cache.sqlite")
     rows = [
-        ("naive: one item, k generate calls", dict(grm=judge(backend=naive), k=8, item_batch=1)),
-        ("batched across items", dict(grm=judge(backend=batched), k=8, item_batch=8)),
+        ("naive: one item, k generate calls", dict(grm=judge(backend=naive, per_order=1), k=8, item_batch=1)),
+        ("batched across items", dict(grm=judge(backend=batched, per_order=1), k=8, item_batch=8)),
         ("batched + prefix sharing (2 per order)", dict(grm=two, k=8, item_batch=8)),
         ("batched + prefix sharing (4 per order)", dict(grm=four, k=8, item_batch=8)),
         ("cache, first run (2 per order)", dict(grm=cached, k=8, item_batch=8)),
@@ -96,7 +96,7 @@ def speed(model: str, items: list[Item], cache_dir: Path) -> list[dict]:
 def accuracy(model: str, items: list[Item], k_max: int, seed: int, meta_rm: str | None) -> tuple[list[dict], dict]:
     """Greedy, then one pass at k_max read as voting@k (and meta@k) and replayed as adaptive@k."""
     backend = HFBackend(model, batch_size=SEQUENCES_PER_FORWARD)
-    greedy = run(judge(backend=backend), items, 1, 16)
+    greedy = run(judge(backend=backend), items, 1, 16)  # k = 1: one draw, per_order plays no part
     grm = judge(backend=backend, per_order=2)
     one_pass = run(grm, items, k_max, 8)
     judgments: list[Judgment] = one_pass["_judgments"]

@@ -267,15 +267,17 @@ def cli_row(model: str, items: list[Item], k: int, max_new_tokens: int, tmp: Pat
     return row
 
 
-def rows(args: argparse.Namespace, items: list[Item], done: dict, save: Callable[[str, dict], None]) -> None:
-    """Each configuration at k = args.k on the same items (see the module's docstring)."""
+def rows(
+    args: argparse.Namespace, items: list[Item], whole: int, done: dict, save: Callable[[str, dict], None]
+) -> None:
+    """Each configuration at k = args.k on the same items, whose prompts are `whole` tokens in all
+    (see the module's docstring)."""
     k, m = args.k, args.max_new_tokens
     backend = HFBackend(args.model, batch_size=1)
 
     def grm(**kw) -> GRM:
         return GRM(backend=backend, max_new_tokens=m, **kw)
 
-    whole = sum(grm().prompt_lengths(items))
     warm = grm()
     warm.max_new_tokens = 4
     warm.score_batch(items[:1], 2)  # warm-up: kernels, allocator
@@ -291,7 +293,7 @@ def rows(args: argparse.Namespace, items: list[Item], done: dict, save: Callable
 
     def naive() -> dict:
         backend.batch_size = 1
-        judgments, seconds = judged(grm(), items, k, 1)
+        judgments, seconds = judged(grm(per_order=1), items, k, 1)
         return summary("naive: one item, k generate calls", items, judgments, seconds, whole * k)
 
     def nrs() -> dict:
@@ -385,7 +387,14 @@ def served(args: argparse.Namespace, items: list[Item], done: dict, save: Callab
         export(args.model, gguf, "f16")
     k, c = args.k, args.concurrency
     with llama_server(python, gguf, os.cpu_count() or 2, args.work / "llama-server.log") as url:
-        grm = GRM(str(gguf), backend="openai", base_url=url, max_concurrency=c, max_new_tokens=args.max_new_tokens)
+        grm = GRM(
+            str(gguf),
+            backend="openai",
+            base_url=url,
+            max_concurrency=c,
+            max_new_tokens=args.max_new_tokens,
+            per_order=1,
+        )  # one order per request, the raw requests' prompts
         prompts = [
             grm.template_for(it).render(it, order)
             for it in items
@@ -613,7 +622,7 @@ def main() -> None:
     if "micro" in args.parts and "micro" not in done:
         save("micro", micro(args.model, prompt, args.decode_batches, args.decode_steps))
     if "rows" in args.parts:
-        rows(args, items, done, save)
+        rows(args, items, sum(lengths), done, save)
     if "served" in args.parts:
         served(args, items, done, save)
     if "adaptive" in args.parts:

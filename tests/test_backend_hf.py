@@ -112,7 +112,7 @@ def test_growing_cache_layer_holds_what_concatenation_holds():
             keys, values = keys.repeat_interleave(3, 0), values.repeat_interleave(3, 0)
 
 
-def test_greedy_tokens_are_transformers_generate_s(backend: HFBackend):
+def test_greedy_tokens_match_transformers_generate(backend: HFBackend):
     inputs = backend.chat(PROMPTS[1:2], return_tensors="pt")
     plain = backend.model.generate(
         **inputs, do_sample=False, max_new_tokens=12, pad_token_id=backend.tokenizer.pad_token_id

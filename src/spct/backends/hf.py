@@ -198,8 +198,7 @@ class GrowingLayer(DynamicLayer):
         n, new = self.get_seq_length(), key_states.shape[-2]
         room = self.room
         if room is None or self.keys.data_ptr() != room[0].data_ptr() or n + new > room[0].shape[-2]:
-            shape = (*key_states.shape[:-2], n + new + self.reserve, key_states.shape[-1])
-            room = self.room = (key_states.new_empty(shape), value_states.new_empty(shape))
+            room = self._allocate(key_states, (*key_states.shape[:-2], n + new + self.reserve, key_states.shape[-1]))
             if n:
                 room[0][..., :n, :], room[1][..., :n, :] = self.keys, self.values
         room[0][..., n : n + new, :], room[1][..., n : n + new, :] = key_states, value_states
@@ -214,10 +213,15 @@ class GrowingLayer(DynamicLayer):
             return
         batch, *middle, _, width = self.keys.shape
         shape = (batch * repeats, *middle, n + self.reserve, width)
-        room = self.room = (self.keys.new_empty(shape), self.values.new_empty(shape))
+        room = self._allocate(self.keys, shape)
         for buffer, old in zip(room, (self.keys, self.values), strict=True):
             buffer.view(batch, repeats, *shape[1:])[..., :n, :] = old[:, None]
         self.keys, self.values = room[0][..., :n, :], room[1][..., :n, :]
+
+    def _allocate(self, like: torch.Tensor, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        """New (keys, values) buffers of `shape`, `like`'s dtype and device, kept as the room."""
+        self.room = (like.new_empty(shape), like.new_empty(shape))
+        return self.room
 
 
 def growing_cache(config: PretrainedConfig, reserve: int) -> DynamicCache:
