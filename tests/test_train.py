@@ -96,6 +96,39 @@ def test_the_ablation_without_principles_trains_the_same_judgments_from_their_an
     assert bare["messages"][-1]["content"] == "Analysis:\nb is 9: right.\n\nScores: \\boxed{2, 9, 3}"
 
 
+def test_a_kept_judgment_is_mirrored_into_the_other_orders_and_a_looped_one_is_rejected():
+    from spct.core import parse_judgment
+    from spct.train.rft import looped, mirrored, sft_data
+
+    analysis = "Response 1 says 9: wrong. Response 3 says 7: right."
+    text = f"Specific Criteria:\n1. Right sum\n\nAnalysis:\n{analysis}\n\nScores: \\boxed{{2, 5, 9}}"
+    mirrors = mirrored(text, [2, 0, 1])  # shown: c, a, b; the best (b) was shown third
+    assert [order for _, order in mirrors] == [[0, 1, 2], [1, 2, 0]]
+    first, second = (m for m, _ in mirrors)
+    assert "Response 3 says 9: wrong. Response 2 says 7: right." in first and first.endswith("\\boxed{5, 9, 2}")
+    assert "Response 2 says 9: wrong. Response 1 says 7: right." in second and second.endswith("\\boxed{9, 2, 5}")
+    for m, order in mirrors:  # the same judgment: the same scores per response in the original order
+        shown = parse_judgment(m, 3).scores
+        assert [shown[order.index(r)] for r in range(3)] == [5, 9, 2]
+    assert mirrored(text.replace("Response 1 says", "The first one says"), [2, 0, 1]) == []
+    assert mirrored(text.replace("Response 3", "Response 4"), [2, 0, 1]) == []
+    assert mirrored("Scores: \\boxed{1}", [0]) == []
+
+    assert looped(text) is None
+    assert looped(text + "\n\nScores: \\boxed{1, 2, 3}") == "looped: 2 score blocks"
+    assert looped("Analysis:\n" + "Response 1 is the best one.\n" * 3 + "Scores: \\boxed{1, 9, 2}").startswith("looped")
+    assert (
+        verdicts(PAIR, [Sample(order=[0, 1, 2], text=text + "\nScores: \\boxed{1, 9, 2}", scores=[1, 9, 2])], [])[0][
+            "reason"
+        ]
+        == "looped: 2 score blocks"
+    )
+
+    records = [{"id": "pair", "trajectories": [{"order": [2, 0, 1], "text": text, "accepted": True}]}]
+    examples = sft_data(Templates.of(MINIATURE_MODEL), {"pair": PAIR}, records, mirror=True)
+    assert len(examples) == 3 and examples[1]["messages"][-1]["content"] == first
+
+
 def unchanged(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> list[str]:
     """The trained tensors that training left as they were: none, for a stage that trains in full."""
     assert before.keys() == after.keys()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict
 from pathlib import Path
 
@@ -37,10 +37,62 @@ from spct.train.rft_config import RFTConfig
 from spct.train.stage import fine_tune, save_stage
 
 ANALYSIS = re.compile(r"^[#*\s]*Analysis[*\s]*:", re.IGNORECASE | re.MULTILINE)
+SCORE_LINE = re.compile(r"Scores?[*\s]*:[*\s]*\\boxed\{", re.IGNORECASE)
+SCORE_BOX = re.compile(r"\\boxed\{\s*([+-]?\d+(?:\s*,\s*[+-]?\d+)*)\s*\}")
+LABEL = re.compile(r"\bResponse\s+(\d+)\b")
+# Words that place a response without its label ("the first one", "Responses 1 and 2"): a text
+# with them cannot be relabelled by renaming labels alone.
+UNLABELLED_POSITION = re.compile(
+    r"\b(?:first|second|third|fourth|last|former|latter|above|below)\b|\bResponses\b|\d\s*(?:and|or|&)\s*\d",
+    re.IGNORECASE,
+)
+
+
+def looped(text: str) -> str | None:
+    """Why a judgment is no text to imitate even when its scores are right, or None."""
+    if (blocks := len(SCORE_LINE.findall(text))) > 1:
+        return f"looped: {blocks} score blocks"
+    lines = Counter(line.strip() for line in text.splitlines() if len(line.strip()) > 10)
+    if lines and (most := lines.most_common(1)[0][1]) >= 3:
+        return f"looped: a line written {most} times"
+    return None
+
+
+def mirrored(text: str, order: list[int]) -> list[tuple[str, list[int]]]:
+    """The judgment `text` of the responses shown in `order`, rewritten for each other rotation of
+    that order: "Response j" renamed to where its response is shown there, the scores of the
+    last box permuted to match. [] where that would not be the same judgment: one response, a
+    position named without its label, a label out of range, no box of len(order) scores."""
+    n = len(order)
+    boxes = list(SCORE_BOX.finditer(text))
+    labels = [int(j) for j in LABEL.findall(text)]
+    if n < 2 or not boxes or UNLABELLED_POSITION.search(text) or any(not 1 <= j <= n for j in labels):
+        return []
+    box = boxes[-1]
+    scores = [int(v) for v in box.group(1).split(",")]
+    if len(scores) != n:
+        return []
+    out = []
+    for r in range(1, n):
+        shown = order[r:] + order[:r]
+        new_label = {j + 1: shown.index(order[j]) + 1 for j in range(n)}
+
+        def relabel(part: str, new_label: dict[int, int] = new_label) -> str:
+            return LABEL.sub(lambda m: f"Response {new_label[int(m.group(1))]}", part)
+
+        new_scores = ", ".join(str(scores[order.index(o)]) for o in shown)
+        out.append((relabel(text[: box.start()]) + f"\\boxed{{{new_scores}}}" + relabel(text[box.end() :]), shown))
+    return out
+
+
+def acceptable(sample: Sample, item: Item) -> bool:
+    """Right by its scores and not looped: what hinting is for when no unhinted sample is."""
+    return is_correct(sample.scores, item) and looped(sample.text) is None
 
 
 def verdicts(item: Item, unhinted: list[Sample], hinted: list[Sample]) -> list[dict]:
-    """Every trajectory of one item with `accepted` and the reason, by the rules of docs/method.md §4."""
+    """Every trajectory of one item with `accepted` and the reason, by the rules of docs/method.md §4
+    (and the loop rule of this module's docstring)."""
     correct = [is_correct(s.scores, item) for s in unhinted]
     too_easy = all(correct)
     out = []
@@ -51,6 +103,8 @@ def verdicts(item: Item, unhinted: list[Sample], hinted: list[Sample]) -> list[d
             reason = f"parse failure ({s.failure.split(':', 1)[0]})"
         elif not ok:
             reason = "incorrect"
+        elif loop := looped(s.text):
+            reason = loop
         elif too_easy and not hint:
             reason = "too easy: every unhinted trajectory correct"
         else:
@@ -78,7 +132,7 @@ def sample_trajectories(cfg: RFTConfig, grm: GRM, items: list[Item], path: Path)
         for start in range(0, len(todo), cfg.sample_batch):
             batch = todo[start : start + cfg.sample_batch]
             drawn = grm.draw(batch, 0, cfg.n_samples, cfg.temperature)
-            need = [i for i, ss in enumerate(drawn) if not any(is_correct(s.scores, batch[i]) for s in ss)]
+            need = [i for i, ss in enumerate(drawn) if not any(acceptable(s, batch[i]) for s in ss)]
             hints: dict[int, list[Sample]] = {}
             if cfg.hinted and need:
                 stop = cfg.n_samples + cfg.hint_samples
@@ -155,17 +209,22 @@ def without_principles(text: str) -> str:
     return text[match.start() :].lstrip() if match else text
 
 
-def sft_data(templates: Templates, items: dict[str, Item], records: list[dict], principles: bool = True) -> list[dict]:
+def sft_data(
+    templates: Templates, items: dict[str, Item], records: list[dict], principles: bool = True, mirror: bool = False
+) -> list[dict]:
     """Kept trajectories as chat examples with the unhinted prompt in the model's own `templates`:
-    the model must learn to judge without being told the answer."""
+    the model must learn to judge without being told the answer. `mirror`: each also in the
+    other rotations of its order (`mirrored`)."""
     examples = []
     for r in records:
         item = items[r["id"]]
         for t in r["trajectories"]:
-            if t["accepted"]:
-                prompt = templates(item).render(item, t["order"])
-                text = t["text"] if principles else without_principles(t["text"])
-                examples.append({"messages": [*prompt, {"role": "assistant", "content": text}]})
+            if not t["accepted"]:
+                continue
+            text = t["text"] if principles else without_principles(t["text"])
+            for judgment, order in [(text, t["order"]), *(mirrored(text, t["order"]) if mirror else [])]:
+                prompt = templates(item).render(item, order)
+                examples.append({"messages": [*prompt, {"role": "assistant", "content": judgment}]})
     return examples
 
 
@@ -188,7 +247,7 @@ def run(cfg: RFTConfig) -> Path:
     records = [json.loads(line) for line in (out / "trajectories.jsonl").read_text().splitlines()]
     stats = statistics(records)
     stats["principles"] = drift(records, {it.id: it for it in items}, grm.templates, cfg.sample_batch)
-    examples = sft_data(grm.templates, {it.id: it for it in items}, records, cfg.principles)
+    examples = sft_data(grm.templates, {it.id: it for it in items}, records, cfg.principles, cfg.mirror)
     if not examples:
         raise ValueError(f"no trajectory was accepted out of {stats['all']['trajectories']}: nothing to fine-tune on")
     del grm  # the sampler's copy of the model
@@ -208,7 +267,8 @@ def run(cfg: RFTConfig) -> Path:
     )
     if state.is_main_process:
         (out / "stats.json").write_text(json.dumps(stats, indent=1))
-    card = {"config": asdict(cfg), "examples": len(examples), "stats": stats}
+    kept = stats["all"]["accepted"]
+    card = {"config": asdict(cfg), "examples": len(examples), "of them mirrored": len(examples) - kept, "stats": stats}
     return save_stage(
         trainer, tokenizer, cfg.model, out / "model", model_templates(resolve(cfg.model)), "rft.json", card
     )

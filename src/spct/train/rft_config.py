@@ -31,6 +31,14 @@ class RFTConfig:
             "generation; the kept judgments are trained from their analysis on)"
         },
     )
+    mirror: bool = field(
+        default=True,
+        metadata={
+            "help": "also train on each kept judgment relabelled into the other rotations of its response order, "
+            "so the best response is shown in every position equally often (beyond the paper: against the "
+            "position bias of a small GRM; off: the paper's RFT)"
+        },
+    )
     hint_samples: int = field(default=1, metadata={"help": "hinted trajectories per such item (paper: 1)"})
     max_new_tokens: int = field(default=256, metadata={"help": "longest trajectory"})
     sample_batch: int = field(default=16, metadata={"help": "items per backend call while sampling"})
