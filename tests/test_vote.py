@@ -41,6 +41,9 @@ def test_orders_are_permutations_and_reproducible(n, k, seed, item_id):
     assert len(orders) == k and all(sorted(o) == list(range(n)) for o in orders)
     assert orders == sample_orders(n, k, seed, item_id)
     assert sample_orders(n, k, seed, item_id, shuffle=False) == [list(range(n))] * k
+    assert orders[:1] == sample_orders(n, 1, seed, item_id)  # one sample's order does not depend on k
+    for block in range(0, k - n + 1, n):  # each full block of n shows every response once in every position
+        assert all(sorted(o[p] for o in orders[block : block + n]) == list(range(n)) for p in range(n))
 
 
 def test_orders_vary_across_samples_and_seeds():

@@ -15,11 +15,18 @@ from spct.core.parse import parse_judgment
 
 def sample_orders(n: int, k: int, seed: int, item_id: str, shuffle: bool = True) -> list[list[int]]:
     """k response orders for one item, reproducible from (seed, item id) alone, so that an item's
-    samples do not depend on which other items share its batch."""
+    samples do not depend on which other items share its batch. They come in blocks of the n
+    rotations of a random order: over a block every response is shown once in every position, so
+    a judge that favours a position (small GRMs mostly score the last-shown response higher)
+    adds the same to every response's vote instead of to whichever the draw favoured."""
     if not shuffle:
         return [list(range(n)) for _ in range(k)]
     rng = random.Random(f"{seed}:{item_id}")
-    return [rng.sample(range(n), n) for _ in range(k)]
+    orders: list[list[int]] = []
+    while len(orders) < k:
+        base = rng.sample(range(n), n)
+        orders += [base[r:] + base[:r] for r in range(n)]
+    return orders[:k]
 
 
 def unshuffle(shown: list[int], order: list[int]) -> list[int]:
