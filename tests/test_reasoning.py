@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from helpers import DATA, ScriptedJudge
 
+from spct.backends.base import Completion, Sampling
 from spct.eval import reasoning as R
 from spct.eval.benchmarks import gsm8k, humaneval, math500
 from spct.grm import GRM
@@ -81,3 +82,49 @@ def test_given_candidates_are_checked_and_bad_files_named(tmp_path: Path):
     given.write_text(json.dumps({"id": "gsm8k-0", "candidates": "The answer is 18."}) + "\n")
     with pytest.raises(ValueError, match=r"c.jsonl:1: field 'candidates' must be a non-empty list of strings"):
         R.run(["gsm8k"], GRM(backend=ScriptedJudge()), DATA, tmp_path / "o2", candidates=given)
+
+
+class CannedPolicy:
+    """A policy backend that answers each HumanEval problem with three replies a chat model writes:
+    the body alone in a block, the whole function without its imports, and a wrong function."""
+
+    model_id = "canned"
+
+    def __init__(self) -> None:
+        self.tasks = humaneval.load(DATA)
+        self.asked: list[str] = []
+
+    def generate(self, prompts, sampling):
+        out = []
+        for (message,) in prompts:
+            self.asked.append(message["content"])
+            task = next(t for t in self.tasks if message["content"].startswith(t.query))
+            body = task.reference[len(task.meta["prompt"]) :]
+            bare = "\n".join(line for line in task.reference.splitlines() if not line.startswith(("from ", "import ")))
+            replies = [
+                f"Here it is:\n```python\n{body}```\nDone.",
+                f"```python\n{bare}\n```",
+                f"```py\n{task.meta['prompt']}    return None\n```",
+            ]
+            out.append([Completion(r, "stop") for r in replies[: sampling.n]])
+        return out
+
+
+def test_a_policys_candidates_are_sampled_once_into_a_file_and_read_as_programs(tmp_path: Path):
+    policy = CannedPolicy()
+    grm = GRM(backend=ScriptedJudge(good=lambda r: "return None" not in r))
+    results = R.run(["humaneval"], grm, DATA, tmp_path, n=3, limit=4, policy=policy)
+    assert len(policy.asked) == 4 and all(R.ASK["code"] in a for a in policy.asked)
+    written = [json.loads(line) for line in (tmp_path / "candidates.jsonl").read_text().splitlines()]
+    assert len(written) == 4 and all(r["policy"] == "canned" and len(r["candidates"]) == 3 for r in written)
+    rows = [json.loads(line) for line in (tmp_path / "humaneval.jsonl").read_text().splitlines()]
+    # the bare body and the function without its imports both run once put back together; "return None" fails
+    assert [r["right"] for r in rows] == [[True, True, False]] * 4
+    assert results["benchmarks"]["humaneval"]["grm"]["accuracy"] == 1.0
+    again = tmp_path / "again"
+    R.run(["humaneval"], grm, DATA, again, n=3, limit=4, policy=policy, candidates=tmp_path / "candidates.jsonl")
+    assert len(policy.asked) == 4  # the candidates file is read back, not sampled again
+    first = policy.tasks[0]  # imports List from typing, which a reply often leaves out
+    body, bare, wrong = policy.generate([[{"role": "user", "content": first.query}]], Sampling(n=3))[0]
+    assert [R.is_right(first, R.as_candidate(first, c.text)) for c in (body, bare, wrong)] == [True, True, False]
+    assert not R.is_right(first, bare.text.split("```")[1].removeprefix("python\n"))  # as written: no import

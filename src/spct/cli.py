@@ -452,9 +452,13 @@ def reasoning_command(
     model: Annotated[str, typer.Option(help="the GRM: local folder, hub name, or served model name")] = DEFAULT_MODEL,
     backend: Annotated[str, typer.Option(help="hf (in-process) or openai (any OpenAI-compatible server)")] = "hf",
     base_url: Annotated[str, typer.Option(help="openai backend: server address")] = DEFAULT_BASE_URL,
-    n: Annotated[int, typer.Option(help="candidates per problem (synthetic ones)")] = 4,
+    n: Annotated[int, typer.Option(help="candidates per problem (synthetic or sampled from --policy)")] = 4,
     p_right: Annotated[float, typer.Option(help="chance that a synthetic candidate is right")] = 0.4,
     candidates: Annotated[Path | None, typer.Option(help="JSONL of {id, candidates}: your policy's samples")] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(help="sample --n candidates from this causal LM first, into --candidates or OUT/candidates.jsonl"),
+    ] = None,
     samples: Annotated[int, typer.Option("--samples", "-k", help="GRM judgments voted per comparison")] = 1,
     group_size: Annotated[int, typer.Option(help="candidates judged side by side (more: a knockout)")] = 8,
     limit: Annotated[int | None, typer.Option(help="problems per benchmark (the same ones every run)")] = None,
@@ -462,6 +466,7 @@ def reasoning_command(
     out: Annotated[Path, typer.Option(help="per-problem picks (resumable) and results")] = Path("runs/reasoning"),
 ) -> None:
     """Best-of-N by the GRM on GSM8K, MATH-500 and HumanEval, next to random and majority picks."""
+    from spct.backends.base import load_backend
     from spct.eval.reasoning import run
 
     grm = GRM(model, backend, **_backend_kwargs(backend, base_url))
@@ -476,6 +481,7 @@ def reasoning_command(
         k=samples,
         group_size=group_size,
         candidates=candidates,
+        policy=load_backend("hf", policy) if policy else None,
     )
     Console().print((out / "results.md").read_text())
 

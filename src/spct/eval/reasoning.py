@@ -4,6 +4,12 @@ answer (self-consistency)?
 
     spct reasoning gsm8k math500 humaneval --n 4 --limit 50 --out runs/reasoning
     spct reasoning gsm8k --candidates samples.jsonl     # your policy's samples: {"id", "candidates"}
+    spct reasoning gsm8k humaneval --policy qwen2.5-coder-0.5b-instruct --limit 50   # sampled here
+
+With `--policy` the candidates are sampled from that causal LM once, batched across problems, and
+appended to `<out>/candidates.jsonl` (or `--candidates`) as they finish, so a cut run resumes and
+a rerun judges the same candidates; for code the candidate is the program in the reply (its
+first python block, with the signature and imports of the problem put back where left out).
 
 Without a candidates file the candidates are synthesised from the reference solution, since no
 policy that solves these runs offline here: each is right with probability `--p-right`, else a
@@ -26,12 +32,14 @@ from __future__ import annotations
 import ast
 import json
 import random
+import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 from tqdm import tqdm
 
+from spct.backends.base import Backend, Sampling
 from spct.downstream.best_of_n import best_of_n
 from spct.eval.benchmarks import Task, field, gsm8k, humaneval, math500, training_split
 from spct.eval.benchmarks.gsm8k import NUMBER, final_number, last_number
@@ -190,6 +198,67 @@ def synthesise(task: Task, pool: list[Task], n: int, p_right: float, seed: int) 
     return [right if not wrong or rng.random() < p_right else rng.choice(wrong) for _ in range(n)]
 
 
+# --- a policy's candidates -----------------------------------------------------------------------
+
+ASK = {  # what the policy is told beyond the problem, so that its final answer can be checked
+    "number": 'Solve it step by step, and end with "The answer is N." where N is the final number.',
+    "math": "Solve it step by step, and put the final answer in \\boxed{}.",
+    "code": "Answer with the whole function in one ```python block.",
+}
+CODE_BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
+
+
+def as_candidate(task: Task, reply: str) -> str:
+    """What the GRM judges and the checks run: the reply, or for code the program in it (its first
+    python block, else the whole reply), with the problem's signature put back before a bare body
+    and the problem's imports before code that uses them without importing them."""
+    if task.kind != "code":
+        return reply
+    block = CODE_BLOCK.search(reply)
+    code = block.group(1) if block else reply
+    prompt = task.meta["prompt"]
+    if f"def {task.meta['entry_point']}(" not in code:
+        code = prompt + code
+    imports = [line for line in prompt.splitlines() if line.startswith(("import ", "from ")) and line not in code]
+    return "\n".join([*imports, code])
+
+
+def sample_policy(
+    names: list[str],
+    policy: Backend,
+    data: Path,
+    path: Path,
+    *,
+    n: int,
+    limit: int | None,
+    seed: int = 0,
+    temperature: float = 0.7,
+    max_new_tokens: int = 512,
+    batch: int = 8,
+) -> None:
+    """`n` candidates from `policy` for every problem `run` would judge, `batch` problems per call,
+    appended to `path` as {id, candidates, finish_reasons, policy} (a rerun samples only the rest)."""
+    done = done_ids(path)
+    sampling = Sampling(n=n, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
+    with JsonlWriter(path, append=True) as writer:
+        for name in names:
+            todo = [t for t in draw(judged(name, data), limit, seed) if t.id not in done]
+            with tqdm(total=len(todo), desc=f"{name}: sampling candidates") as bar:
+                for start in range(0, len(todo), batch):
+                    chunk = todo[start : start + batch]
+                    prompts = [[{"role": "user", "content": f"{t.query}\n\n{ASK[t.kind]}"}] for t in chunk]
+                    for task, completions in zip(chunk, policy.generate(prompts, sampling), strict=True):
+                        writer.write(
+                            {
+                                "id": task.id,
+                                "candidates": [as_candidate(task, c.text) for c in completions],
+                                "finish_reasons": [c.finish_reason for c in completions],
+                                "policy": policy.model_id,
+                            }
+                        )
+                    bar.update(len(chunk))
+
+
 # --- selecting -----------------------------------------------------------------------------------
 
 
@@ -216,22 +285,23 @@ def run(
     k: int = 1,
     group_size: int = 8,
     candidates: Path | None = None,
+    policy: Backend | None = None,
     seed: int = 0,
 ) -> dict:
-    """Each benchmark's problems, their candidates and the four selections, written as they finish."""
+    """Each benchmark's problems, their candidates (synthesised, read from `candidates`, or first
+    sampled from `policy` into it) and the four selections, written as they finish."""
     unknown = [b for b in names if b not in TASKS]
     if unknown:
         raise ValueError(f"unknown benchmark(s) {unknown}; choose from {', '.join(TASKS)}")
-    given = _read_candidates(candidates) if candidates else {}
     out.mkdir(parents=True, exist_ok=True)
+    if policy is not None:
+        candidates = candidates or out / "candidates.jsonl"
+        sample_policy(names, policy, data, candidates, n=n, limit=limit, seed=seed)
+    given = _read_candidates(candidates) if candidates else {}
     results: dict = {"model": grm.backend.model_id, "n": n, "p_right": None if given else p_right, "benchmarks": {}}
     for name in names:
-        tasks = TASKS[name](data)
-        if name in TRAINED_ON:  # never a problem a GRM of spct trained on
-            tasks = [p for p in tasks if training_split(p.query) != "train"]
-        if given:
-            tasks = [p for p in tasks if p.id in given]
-        chosen = random.Random(seed).sample(tasks, min(limit, len(tasks))) if limit else tasks
+        tasks = judged(name, data)
+        chosen = draw([p for p in tasks if p.id in given] if given else tasks, limit, seed)
         path = out / f"{name}.jsonl"
         done = done_ids(path)
         rng = random.Random(seed)
@@ -262,6 +332,17 @@ def run(
     _table(results, out / "results.md")
     _plot(results, out / "results.png")
     return results
+
+
+def judged(name: str, data: Path) -> list[Task]:
+    """Benchmark `name`'s problems a GRM of spct may be judged on: never one it trained on."""
+    tasks = TASKS[name](data)
+    return [p for p in tasks if training_split(p.query) != "train"] if name in TRAINED_ON else tasks
+
+
+def draw(tasks: list[Task], limit: int | None, seed: int) -> list[Task]:
+    """`limit` of `tasks` drawn by `seed`: the same ones every run."""
+    return random.Random(seed).sample(tasks, min(limit, len(tasks))) if limit else tasks
 
 
 def _read_candidates(path: Path) -> dict[str, list[str]]:

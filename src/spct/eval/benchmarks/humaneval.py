@@ -25,16 +25,15 @@ def load(root: Path) -> list[Task]:
     out = []
     for i, line in enumerate(gzip.decompress(path.read_bytes()).decode().splitlines()):
         r, where = json.loads(line), f"{path}:{i + 1}"
-        prompt = field(r, "prompt", where)
-        test = f"{field(r, 'test', where)}\ncheck({field(r, 'entry_point', where)})\n"
+        prompt, entry_point = field(r, "prompt", where), field(r, "entry_point", where)
         out.append(
             Task(
                 f"humaneval-{i}",
                 f"Complete this Python function.\n\n```python\n{prompt}```",
                 prompt + field(r, "canonical_solution", where),
-                test,
+                f"{field(r, 'test', where)}\ncheck({entry_point})\n",
                 "code",
-                {},
+                {"prompt": prompt, "entry_point": entry_point},
             )
         )
     return out
