@@ -42,9 +42,10 @@ def main() -> None:
     grm, policy = GRM(args.model, max_new_tokens=256), ArithmeticPolicy(items)
     start = time.monotonic()
     rows = []
-    for it in track(items, description="revising"):
-        history = revise(grm, policy, it.query, rounds=args.rounds)
-        rows.append((correct(it, history[0].answer), correct(it, final(history)), len(history) - 1))
+    for start in track(range(0, len(items), 16), description="revising, 16 items at a time"):
+        chunk = items[start : start + 16]
+        for it, h in zip(chunk, revise(grm, policy, [it.query for it in chunk], rounds=args.rounds), strict=True):
+            rows.append((correct(it, h[0].answer), correct(it, final(h)), len(h) - 1))
     seconds = time.monotonic() - start
     n = len(rows)
     before, after = sum(b for b, _, _ in rows), sum(a for _, a, _ in rows)

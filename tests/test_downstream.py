@@ -4,6 +4,7 @@ judge; the miniature policy's revision rule; the CLI on the embedded model."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -37,29 +38,38 @@ def test_a_tie_keeps_the_first_tied_candidate_and_says_so():
 
 
 class Scripted:
-    """A policy whose answers and revisions are given in advance."""
+    """A policy whose answers and revisions are given in advance, per query."""
 
-    def __init__(self, answers: list[str]):
+    def __init__(self, answers: dict[str, list[str]]):
         self.answers = answers
         self.critiques: list[str] = []
+        self.calls = 0
 
-    def answer(self, query: str) -> str:
-        return self.answers.pop(0)
+    def answer(self, queries: Sequence[str]) -> list[str]:
+        return [self.answers[q].pop(0) for q in queries]
 
-    def revise(self, query: str, answer: str, critique: str) -> str:
-        self.critiques.append(critique)
-        return self.answers.pop(0)
+    def revise(self, queries: Sequence[str], answers: Sequence[str], critiques: Sequence[str]) -> list[str]:
+        self.calls += 1
+        self.critiques += critiques
+        return [self.answers[q].pop(0) for q in queries]
 
 
 def test_revision_keeps_an_answer_only_when_the_grm_score_rises_and_records_every_round():
     grm = GRM(backend=ScriptedJudge())
-    policy = Scripted(["wrong", "right", "right"])  # the second revision changes nothing: stop
-    history = revise(grm, policy, "Is it right?", rounds=3)
-    assert [(r.answer, r.kept) for r in history] == [("wrong", True), ("right", True)]
-    assert final(history) == "right" and history[1].score == 1.0 > history[0].score
+    policy = Scripted(
+        {
+            "a": ["wrong", "right", "right"],  # the second revision changes nothing: stop
+            "b": ["right", "wrong"],  # a revision that scores lower is recorded, not kept
+            "c": ["wrong", "bad", "right"],  # as low as before: not kept, and the loop stops there
+        }
+    )
+    a, b, c = revise(grm, policy, ["a", "b", "c"], rounds=3)
+    assert [(r.answer, r.kept) for r in a] == [("wrong", True), ("right", True)]
+    assert final(a) == "right" and a[1].score == 1.0 > a[0].score
     assert policy.critiques[0] == "- Says right\nchecked"  # the critique reaches the policy
-    worse = revise(grm, Scripted(["right", "wrong"]), "Is it right?", rounds=3)
-    assert [(r.answer, r.kept) for r in worse] == [("right", True), ("wrong", False)] and final(worse) == "right"
+    assert [(r.answer, r.kept) for r in b] == [("right", True), ("wrong", False)] and final(b) == "right"
+    assert [(r.answer, r.kept) for r in c] == [("wrong", True), ("bad", False)] and final(c) == "wrong"
+    assert policy.calls == 2 and policy.answers["c"] == ["right"]  # one batched call a round; c left after one
 
 
 def test_the_miniature_policy_adopts_the_value_the_critique_states():
@@ -71,12 +81,12 @@ def test_the_miniature_policy_adopts_the_value_the_critique_states():
         meta={"family": "arithmetic", "facts": {"expr": "6 ** 2 - 5"}},
     )
     policy = ArithmeticPolicy([item])
-    assert policy.answer(item.query) == "It comes to 30."
-    assert (
-        policy.revise(item.query, "It comes to 30.", "6 ** 2 - 5 = 31.\nThe response says 30: wrong.")
-        == "The answer is 31."
-    )
-    assert policy.revise(item.query, "It comes to 30.", "no value stated") == "It comes to 30."
+    assert policy.answer([item.query]) == ["It comes to 30."]
+    stated, unstated = "6 ** 2 - 5 = 31.\nThe response says 30: wrong.", "no value stated"
+    assert policy.revise([item.query] * 2, ["It comes to 30."] * 2, [stated, unstated]) == [
+        "The answer is 31.",
+        "It comes to 30.",
+    ]
 
 
 @pytest.mark.slow

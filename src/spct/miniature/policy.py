@@ -19,10 +19,13 @@ class ArithmeticPolicy:
     def __init__(self, items: Sequence[Item]):
         self.items = {it.query: it for it in items if it.meta.get("family") == "arithmetic"}
 
-    def answer(self, query: str) -> str:
-        return self.items[query].responses[0]
+    def answer(self, queries: Sequence[str]) -> list[str]:
+        return [self.items[q].responses[0] for q in queries]
 
-    def revise(self, query: str, answer: str, critique: str) -> str:
+    def revise(self, queries: Sequence[str], answers: Sequence[str], critiques: Sequence[str]) -> list[str]:
+        return [self._revised(q, a, c) for q, a, c in zip(queries, answers, critiques, strict=True)]
+
+    def _revised(self, query: str, answer: str, critique: str) -> str:
         expr = self.items[query].meta["facts"]["expr"]
         stated = re.search(re.escape(expr) + r"\s*=\s*(-?\d+)", critique)
         return f"The answer is {stated.group(1)}." if stated else answer
