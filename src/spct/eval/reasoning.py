@@ -297,7 +297,7 @@ def run(
     if policy is not None:
         candidates = candidates or out / "candidates.jsonl"
         sample_policy(names, policy, data, candidates, n=n, limit=limit, seed=seed)
-    given = _read_candidates(candidates) if candidates else {}
+    given = read_candidates(candidates) if candidates else {}
     results: dict = {"model": grm.backend.model_id, "n": n, "p_right": None if given else p_right, "benchmarks": {}}
     for name in names:
         tasks = judged(name, data)
@@ -345,7 +345,7 @@ def draw(tasks: list[Task], limit: int | None, seed: int) -> list[Task]:
     return random.Random(seed).sample(tasks, min(limit, len(tasks))) if limit else tasks
 
 
-def _read_candidates(path: Path) -> dict[str, list[str]]:
+def read_candidates(path: Path) -> dict[str, list[str]]:
     out = {}
     for i, line in enumerate(path.read_text().splitlines()):
         r, where = json.loads(line), f"{path}:{i + 1}"
