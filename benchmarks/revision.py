@@ -29,7 +29,7 @@ from spct.backends.base import load_backend
 from spct.backends.hf import device_name
 from spct.core.items import Item
 from spct.downstream.revision import LMPolicy, Round, final, revise
-from spct.eval.reasoning import ASK, is_right, judged, read_candidates
+from spct.eval.reasoning import is_right, judged, policy_prompt, read_candidates
 from spct.grm import DEFAULT_MODEL, GRM, MINIATURE_MODEL
 from spct.io import JsonlWriter, done_ids
 from spct.miniature.policy import ArithmeticPolicy
@@ -67,7 +67,7 @@ def gsm8k(args: argparse.Namespace) -> list[tuple[bool, bool, int]]:
         with JsonlWriter(path, append=True) as writer:
             for first in track(range(0, len(todo), CHUNK), description=f"revising, {CHUNK} problems at a time"):
                 chunk = todo[first : first + CHUNK]
-                queries = [f"{t.query}\n\n{ASK[t.kind]}" for t in chunk]
+                queries = [policy_prompt(t) for t in chunk]
                 answers = [given[t.id][0] for t in chunk]
                 for t, h in zip(chunk, revise(grm, policy, queries, args.rounds, answers=answers), strict=True):
                     right = [is_right(t, r.answer) for r in h]

@@ -205,6 +205,13 @@ ASK = {  # what the policy is told beyond the problem, so that its final answer 
     "math": "Solve it step by step, and put the final answer in \\boxed{}.",
     "code": "Answer with the whole function in one ```python block.",
 }
+
+
+def policy_prompt(task: Task) -> str:
+    """What the policy is asked: the problem, then how to state its answer."""
+    return f"{task.query}\n\n{ASK[task.kind]}"
+
+
 CODE_BLOCK = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
 
 
@@ -246,7 +253,7 @@ def sample_policy(
             with tqdm(total=len(todo), desc=f"{name}: sampling candidates") as bar:
                 for start in range(0, len(todo), batch):
                     chunk = todo[start : start + batch]
-                    prompts = [[{"role": "user", "content": f"{t.query}\n\n{ASK[t.kind]}"}] for t in chunk]
+                    prompts = [[{"role": "user", "content": policy_prompt(t)}] for t in chunk]
                     for task, completions in zip(chunk, policy.generate(prompts, sampling), strict=True):
                         writer.write(
                             {
