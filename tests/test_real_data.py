@@ -176,5 +176,8 @@ def test_the_cold_start_writes_an_adapter_that_names_its_base_and_loads_as_a_grm
     ids = grm.backend.tokenizer("Judge: 47 + 38 = 85 or 75?", return_tensors="pt").input_ids
     trained, fp16_logits, base = [GRM(str(m)).backend.model(ids).logits for m in (model, shipped, MINIATURE_MODEL)]
     assert (trained - fp16_logits).abs().max() < 1e-3 < (trained - base).abs().max()
+    listing = sorted(p.name for p in shipped.iterdir())
+    assert ship(shipped, shipped, (shipped / "cold_start.json",)) == shipped  # in place: its cards are kept
+    assert sorted(p.name for p in shipped.iterdir()) == listing
     with pytest.raises(ValueError, match="not an adapter folder"):
         ship(MINIATURE_MODEL, tmp_path / "no")

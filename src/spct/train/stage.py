@@ -92,7 +92,8 @@ def ship(stage: str | Path, out: str | Path, cards: tuple[str | Path, ...] = ())
     copied = []
     for card in [stage / name for name in kept] + [Path(c) for c in cards]:
         if card.is_file():
-            shutil.copyfile(card, out / card.name)
+            if not (out / card.name).is_file() or not (out / card.name).samefile(card):  # a stage re-shipped in place
+                shutil.copyfile(card, out / card.name)
             copied.append(card.name)
     config = json.loads((stage / "adapter_config.json").read_text())
     (out / "README.md").write_text(
