@@ -11,6 +11,8 @@ contradict its own stated verdict. Read on the items every run judged.
   (an unbiased judge of these seeded orders is near 50%).
 - contradicts itself: of the parsed judgments whose analysis names "Response k is the best", the
   share whose scores single out another response.
+- second-shown baseline: of the labelled pairs, the share whose better response was shown second:
+  the accuracy of a judge that always prefers the second position, with these orders.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ def words(text: str) -> set[str]:
 
 def measure(rows: list[dict], items: dict) -> dict[str, float]:
     parsed = [r for r in rows if r["n_valid"]]
-    about, first, named, contradicts = 0, [], 0, 0
+    about, first, named, contradicts, second_best = 0, [], 0, 0, []
     for r in rows:
         item, sample = items[r["id"]], r["samples"][0]
         query = item.query if isinstance(item.query, str) else item.query[-1].content
         about += bool(words(sample["critique"] or sample["text"]) & (words(query) | words(" ".join(item.responses))))
+        if item.best is not None and len(item.responses) == 2:
+            second_best.append(sample["order"][1] == item.best)
     for r in parsed:
         sample = r["samples"][0]
         shown = [sample["scores"][i] for i in sample["order"]]  # scores in the order shown
@@ -53,6 +57,8 @@ def measure(rows: list[dict], items: dict) -> dict[str, float]:
         "first shown": sum(first) / len(first) if first else float("nan"),
         "contradicts itself": contradicts / named if named else float("nan"),
         "verdicts named": named,
+        "second-shown baseline": sum(second_best) / len(second_best) if second_best else float("nan"),
+        "pairs": len(second_best),
     }
 
 
@@ -72,13 +78,17 @@ def main() -> None:
     runs = {folder: greedy_judgments(folder) for folder in args.runs}
     common = set.intersection(*({r["id"] for r in rows} for rows in runs.values()))
     print(f"{len(common)} items judged by every run\n")
-    print("| run | items | parsed | about the item | first shown | contradicts itself (of verdicts named) |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| run | items | parsed | about the item | first shown | contradicts itself (of verdicts named) "
+        "| second-shown baseline (of pairs) |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for folder, rows in runs.items():
         m = measure([r for r in rows if r["id"] in common], items)
         print(
             f"| {folder.name} | {m['items']} | {m['parsed']:.0%} | {m['about the item']:.0%} | {m['first shown']:.0%} "
-            f"| {m['contradicts itself']:.0%} (of {m['verdicts named']}) |"
+            f"| {m['contradicts itself']:.0%} (of {m['verdicts named']}) "
+            f"| {m['second-shown baseline']:.1%} (of {m['pairs']}) |"
         )
 
 

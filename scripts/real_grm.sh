@@ -4,7 +4,8 @@
 # the whole pipeline can be spread over several sittings of a 2-core machine.
 #
 #   registry base (SmolLM2-135M-Instruct) -> data build -> format cold start (LoRA SFT on
-#   rule-written judgments) -> RFT (sample k = 3, reject, hint, SFT) -> meta RM (a scalar head on
+#   rule-written judgments) -> RFT (sample k = 3, reject, hint, SFT) -> RFT round 2 (the shipped
+#   default: `spct train ship runs/real/rft2-mirror/model`; with its two ablations) -> meta RM (a scalar head on
 #   the base, on RFT's unhinted trajectories) -> GRPO (a fresh adapter over the RFT model merged,
 #   KL to it; saved stacked with RFT's as one adapter) -> BT baseline -> evaluations
 #
@@ -48,6 +49,24 @@ stage "rejective fine-tuning"
 [ -f "$RUN/rft/model/rft.json" ] || "$SPCT" train rft --model "$RUN/cold-start/model" \
   --data "$RUN/data/train.jsonl" --items "${RFT_ITEMS:-96}" --out "$RUN/rft" --max_new_tokens 320 \
   --sample_batch 8 --batch_size 4 --learning_rate 2e-4 --max_length 1536 --save_steps 10
+
+stage "RFT round 2: from the round-1 model, fresh items, each kept judgment also in its mirrored order"
+[ -f "$RUN/rft2-mirror/model/rft.json" ] || "$SPCT" train rft --model "$RUN/rft/model" \
+  --data "$RUN/data/train.jsonl" --items 128 --seed 3 --mirror true --out "$RUN/rft2-mirror" --max_new_tokens 320 \
+  --sample_batch 8 --batch_size 4 --learning_rate 2e-4 --max_length 1536 --save_steps 10
+# the ablations train on the same trajectories: copied in, sampling resumes as finished
+for variant in noprin:--principles\ false plain:--mirror\ false; do
+  name=${variant%%:*}
+  mkdir -p "$RUN/rft2-$name" && cp -n "$RUN/rft2-mirror/trajectories.jsonl" "$RUN/rft2-$name/"
+  # shellcheck disable=SC2086
+  [ -f "$RUN/rft2-$name/model/rft.json" ] || "$SPCT" train rft --model "$RUN/rft/model" \
+    --data "$RUN/data/train.jsonl" --items 128 --seed 3 ${variant#*:} --out "$RUN/rft2-$name" --max_new_tokens 320 \
+    --sample_batch 8 --batch_size 4 --learning_rate 2e-4 --max_length 1536 --save_steps 10
+done
+for name in mirror noprin plain; do
+  "$SPCT" eval rewardbench realmistake --model "$RUN/rft2-$name/model" --data "$DATA" --samples 1 --limit 10 \
+    --max-prompt-tokens "$WINDOW" --max-new-tokens 320 --batch-size 8 --out "$RUN/eval/rft2-$name-held-out-L10"
+done
 
 stage "the meta RM: a scalar head on the base, on RFT's unhinted trajectories"
 [ -f "$RUN/meta-rm/model/meta_rm.json" ] || "$SPCT" train meta-rm --trajectories "$RUN/rft/trajectories.jsonl" \
