@@ -75,6 +75,23 @@ def test_rejection_rules_too_easy_incorrect_hinted_and_parse_failures():
     assert stats["all"]["hinted share of accepted"] == 1 / 3 and stats["all"]["items kept"] == 3
 
 
+def test_scores_that_only_number_the_responses_as_shown_are_rejected_even_when_right():
+    from spct.train.rft import acceptable
+
+    # b (the best) shown last, scored by its slot: right by the label, no judgment
+    labels = judged([1, 3, 2], [0, 2, 1])
+    reversed_labels = judged([2, 3, 1], [1, 0, 2])  # b shown first, 3, 2, 1
+    real = judged([2, 9, 3], [0, 2, 1])
+    out = verdicts(PAIR, [labels, reversed_labels, real], [])
+    assert [v["correct"] for v in out] == [True, True, True]
+    assert [v["reason"] for v in out] == ["scores restate the order shown"] * 2 + ["correct"]
+    assert not acceptable(labels, PAIR) and acceptable(real, PAIR)
+    # every unhinted sample right but by its slots: not too easy, so hinting gets its turn
+    hinted = verdicts(PAIR, [labels, reversed_labels], [judged([2, 9, 3], [0, 2, 1])])
+    assert [v["accepted"] for v in hinted] == [False, False, True]
+    assert verdicts(SINGLE, [judged([1], [0])], [])[0]["reason"] == "incorrect"  # one response: no slots
+
+
 def test_the_ablation_without_principles_trains_the_same_judgments_from_their_analysis_on():
     from spct.train.rft import sft_data
 

@@ -7,7 +7,10 @@ For every training item the current GRM samples `n_samples` judgments through th
 (same templates, shuffled orders, parser). A trajectory is kept when its scores single out the
 labelled best response (or equal the rating for n = 1); an item whose trajectories are all
 correct is too easy and dropped; an item with none correct gets hinted sampling (the best
-response named in the prompt) and keeps a hinted trajectory that is correct. The kept
+response named in the prompt) and keeps a hinted trajectory that is correct. Beyond the paper, a
+right trajectory is still rejected when it loops (two score blocks, a line repeated) or when its
+scores only number the responses in the order shown (`\\boxed{1, 2}`: right whenever the best
+happens to be shown last, how a 135M GRM learnt the position baseline, docs/real-grm.md). The kept
 trajectories, with the UNhinted prompt, are the SFT data (loss on the judgment only).
 
 Run directory:
@@ -58,6 +61,17 @@ def looped(text: str) -> str | None:
     return None
 
 
+def restates_order(scores: list[int] | None, order: list[int]) -> str | None:
+    """Why scores that only number the responses as shown (1, 2, ... or n, ..., 1: the slot labels
+    copied into the box, the habit that pins a small GRM to the position baseline) are no
+    judgment to imitate even when they single out the best response, or None. Beyond the paper."""
+    n = len(order)
+    if n < 2 or scores is None:
+        return None
+    shown = [scores[i] for i in order]
+    return "scores restate the order shown" if shown in (list(range(1, n + 1)), list(range(n, 0, -1))) else None
+
+
 def mirrored(text: str, order: list[int]) -> list[tuple[str, list[int]]]:
     """The judgment `text` of the responses shown in `order`, rewritten for each other rotation of
     that order: "Response j" renamed to where its response is shown there, the scores of the
@@ -86,15 +100,20 @@ def mirrored(text: str, order: list[int]) -> list[tuple[str, list[int]]]:
 
 
 def acceptable(sample: Sample, item: Item) -> bool:
-    """Right by its scores and not looped: what hinting is for when no unhinted sample is."""
-    return is_correct(sample.scores, item) and looped(sample.text) is None
+    """Right by its scores, not looped, not the slot labels: what hinting is for when no unhinted
+    sample is."""
+    return (
+        is_correct(sample.scores, item)
+        and looped(sample.text) is None
+        and restates_order(sample.scores, sample.order) is None
+    )
 
 
 def verdicts(item: Item, unhinted: list[Sample], hinted: list[Sample]) -> list[dict]:
     """Every trajectory of one item with `accepted` and the reason, by the rules of docs/method.md §4
-    (and the loop rule of this module's docstring)."""
+    (and the loop and slot-label rules of this module's docstring)."""
     correct = [is_correct(s.scores, item) for s in unhinted]
-    too_easy = all(correct)
+    too_easy = all(c and restates_order(s.scores, s.order) is None for s, c in zip(unhinted, correct, strict=True))
     out = []
     for s, ok, hint in [(s, c, False) for s, c in zip(unhinted, correct, strict=True)] + [
         (s, is_correct(s.scores, item), True) for s in hinted
@@ -103,7 +122,7 @@ def verdicts(item: Item, unhinted: list[Sample], hinted: list[Sample]) -> list[d
             reason = f"parse failure ({s.failure.split(':', 1)[0]})"
         elif not ok:
             reason = "incorrect"
-        elif loop := looped(s.text):
+        elif loop := looped(s.text) or restates_order(s.scores, s.order):
             reason = loop
         elif too_easy and not hint:
             reason = "too easy: every unhinted trajectory correct"
