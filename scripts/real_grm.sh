@@ -52,18 +52,20 @@ stage "rejective fine-tuning"
   --sample_batch 8 --batch_size 4 --learning_rate 2e-4 --max_length 1536 --save_steps 10
 
 stage "RFT round 2: from the round-1 model, fresh items, each kept judgment also in its mirrored order"
-[ -f "$RUN/rft2-mirror/model/rft.json" ] || "$SPCT" train rft --model "$RUN/rft/model" \
-  --data "$RUN/data/train.jsonl" --items 128 --seed 3 --mirror true --out "$RUN/rft2-mirror" --max_new_tokens 320 \
-  --sample_batch 8 --batch_size 4 --learning_rate 2e-4 --max_length 1536 --save_steps 10
-# the ablations train on the same trajectories: copied in, sampling resumes as finished
-for variant in noprin:--principles\ false plain:--mirror\ false; do
-  name=${variant%%:*}
-  mkdir -p "$RUN/rft2-$name" && cp -n "$RUN/rft2-mirror/trajectories.jsonl" "$RUN/rft2-$name/"
-  # shellcheck disable=SC2086
+rft2() { # NAME [rft flags]: round 2 from the round-1 model on 128 fresh items
+  local name=$1
+  shift
   [ -f "$RUN/rft2-$name/model/rft.json" ] || "$SPCT" train rft --model "$RUN/rft/model" \
-    --data "$RUN/data/train.jsonl" --items 128 --seed 3 ${variant#*:} --out "$RUN/rft2-$name" --max_new_tokens 320 \
+    --data "$RUN/data/train.jsonl" --items 128 --seed 3 "$@" --out "$RUN/rft2-$name" --max_new_tokens 320 \
     --sample_batch 8 --batch_size 4 --learning_rate 2e-4 --max_length 1536 --save_steps 10
+}
+rft2 mirror --mirror true
+# the ablations train on the same trajectories: copied in, sampling resumes as finished
+for name in noprin plain; do
+  mkdir -p "$RUN/rft2-$name" && cp -n "$RUN/rft2-mirror/trajectories.jsonl" "$RUN/rft2-$name/"
 done
+rft2 noprin --principles false
+rft2 plain --mirror false
 for name in mirror noprin plain; do
   "$SPCT" eval rewardbench realmistake --model "$RUN/rft2-$name/model" --data "$DATA" --samples 1 --limit 10 \
     --max-prompt-tokens "$WINDOW" --max-new-tokens 320 --batch-size 8 --out "$RUN/eval/rft2-$name-held-out-L10"

@@ -99,14 +99,15 @@ def mirrored(text: str, order: list[int]) -> list[tuple[str, list[int]]]:
     return out
 
 
+def flaw(sample: Sample) -> str | None:
+    """Why a right trajectory is still no text to imitate (it loops, or its scores are the slot
+    labels), or None."""
+    return looped(sample.text) or restates_order(sample.scores, sample.order)
+
+
 def acceptable(sample: Sample, item: Item) -> bool:
-    """Right by its scores, not looped, not the slot labels: what hinting is for when no unhinted
-    sample is."""
-    return (
-        is_correct(sample.scores, item)
-        and looped(sample.text) is None
-        and restates_order(sample.scores, sample.order) is None
-    )
+    """Right by its scores and without a `flaw`: what hinting is for when no unhinted sample is."""
+    return is_correct(sample.scores, item) and flaw(sample) is None
 
 
 def verdicts(item: Item, unhinted: list[Sample], hinted: list[Sample]) -> list[dict]:
@@ -122,8 +123,8 @@ def verdicts(item: Item, unhinted: list[Sample], hinted: list[Sample]) -> list[d
             reason = f"parse failure ({s.failure.split(':', 1)[0]})"
         elif not ok:
             reason = "incorrect"
-        elif loop := looped(s.text) or restates_order(s.scores, s.order):
-            reason = loop
+        elif why := flaw(s):
+            reason = why
         elif too_easy and not hint:
             reason = "too easy: every unhinted trajectory correct"
         else:

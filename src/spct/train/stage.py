@@ -92,7 +92,7 @@ def ship(stage: str | Path, out: str | Path, cards: tuple[str | Path, ...] = ())
     copied = []
     for card in [stage / name for name in kept] + [Path(c) for c in cards]:
         if card.is_file():
-            if not (out / card.name).is_file() or not (out / card.name).samefile(card):  # a stage re-shipped in place
+            if card.resolve() != (out / card.name).resolve():  # a stage re-shipped in place keeps its own
                 shutil.copyfile(card, out / card.name)
             copied.append(card.name)
     config = json.loads((stage / "adapter_config.json").read_text())
