@@ -4,14 +4,19 @@
 # the whole pipeline can be spread over several sittings of a 2-core machine.
 #
 #   registry base (SmolLM2-135M-Instruct) -> data build -> format cold start (LoRA SFT on
-#   rule-written judgments) -> RFT (sample k = 3, reject, hint, SFT) -> RFT round 2 (the shipped
-#   default: `spct train ship runs/real/rft2-mirror/model`; with its two ablations) -> meta RM (a scalar head on
+#   rule-written judgments) -> RFT (sample k = 3, reject, hint, SFT) -> RFT round 2 (with its two
+#   ablations) -> meta RM (a scalar head on
 #   the base, on RFT's unhinted trajectories) -> GRPO (a fresh adapter over the RFT model merged,
 #   KL to it; saved stacked with RFT's as one adapter) -> BT baseline -> evaluations -> downstream
 #   (Qwen2.5-Coder-0.5B-Instruct as the policy: best-of-4 on GSM8K and HumanEval, revision)
 #
 # Environment: SPCT (the spct command), RUN (run folder), DATA (the benchmark files),
 # EVAL_LIMIT_* (items per subset; the defaults give about 200 per benchmark).
+#
+# The shipped default (src/spct/models/smollm2-grm: round 2 on 128 items, `spct train ship`) was
+# trained before RFT rejected scores that restate the order shown (rft.restates_order); with that
+# rule this script reproduces the rerun of 2026-12-03 instead (round 1 on 96 items, round 2 on 40:
+# docs/real-grm.md), which judges worse and is not shipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPCT=${SPCT:-.venv/bin/spct}
@@ -52,11 +57,11 @@ stage "rejective fine-tuning"
   --sample_batch 8 --batch_size 4 --learning_rate 2e-4 --max_length 1536 --save_steps 10
 
 stage "RFT round 2: from the round-1 model, fresh items, each kept judgment also in its mirrored order"
-rft2() { # NAME [rft flags]: round 2 from the round-1 model on 128 fresh items
+rft2() { # NAME [rft flags]: round 2 from the round-1 model on 40 fresh items
   local name=$1
   shift
   [ -f "$RUN/rft2-$name/model/rft.json" ] || "$SPCT" train rft --model "$RUN/rft/model" \
-    --data "$RUN/data/train.jsonl" --items 128 --seed 3 "$@" --out "$RUN/rft2-$name" --max_new_tokens 320 \
+    --data "$RUN/data/train.jsonl" --items 40 --seed 3 "$@" --out "$RUN/rft2-$name" --max_new_tokens 320 \
     --sample_batch 8 --batch_size 4 --learning_rate 2e-4 --max_length 1536 --save_steps 10
 }
 rft2 mirror --mirror true
