@@ -5,8 +5,7 @@
 #
 #   registry base (SmolLM2-135M-Instruct) -> data build -> format cold start (LoRA SFT on
 #   rule-written judgments) -> RFT (sample k = 3, reject, hint, SFT) -> RFT round 2 (with its two
-#   ablations) -> meta RM (a scalar head on
-#   the base, on RFT's unhinted trajectories) -> GRPO (a fresh adapter over the RFT model merged,
+#   ablations) -> meta RM (a scalar head on the base, on RFT's unhinted trajectories) -> GRPO (a fresh adapter over the RFT model merged,
 #   KL to it; saved stacked with RFT's as one adapter) -> BT baseline -> evaluations -> downstream
 #   (Qwen2.5-Coder-0.5B-Instruct as the policy: best-of-4 on GSM8K and HumanEval, revision)
 #
