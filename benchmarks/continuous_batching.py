@@ -38,7 +38,7 @@ def measure(engine: str, args: argparse.Namespace) -> dict:
     items = pick_items(args.data, args.items, 1000, 1600, backend, 0)
     grm = GRM(backend=backend, max_new_tokens=args.max_new_tokens)
     prompts = [
-        grm._prompt(it, order, False, None)
+        grm.template_for(it).render(it, order)
         for it in items
         for order in sample_orders(len(it.responses), args.k // PER_ORDER, grm.seed, it.id)
     ]

@@ -40,9 +40,8 @@ def main() -> None:
     args = ap.parse_args()
 
     backend = HFBackend(args.model)
-    lone = [
-        it for it in map(Item.model_validate_json, (args.data / "validation.jsonl").open()) if len(it.responses) == 1
-    ]
+    validation = map(Item.model_validate_json, (args.data / "validation.jsonl").read_text().splitlines())
+    lone = [it for it in validation if len(it.responses) == 1]
     random.Random(0).shuffle(lone)
     sets = {
         "validation": within(lone, backend, args.max_prompt_tokens)[: args.validation_items],
