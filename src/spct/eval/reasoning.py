@@ -33,6 +33,7 @@ import ast
 import json
 import random
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -172,19 +173,27 @@ class _Replace(ast.NodeTransformer):
         return self.new if node is self.old else self.generic_visit(node)
 
 
+# One parse at a time: CPython 3.11 keeps the AST converter's recursion depth per interpreter, not per
+# thread, so two threads parsing at once can raise "SystemError: AST constructor recursion depth
+# mismatch" (python/cpython#106905 and its kin; it failed CI once). The data build checks MBPP's
+# mutants in threads, since the checks wait on subprocesses.
+_AST = threading.Lock()
+
+
 def mutants(code: str, rng: random.Random, most: int = 8) -> list[str]:
     """Programs that differ from `code` by one slip (an operator, a constant, a boolean, a call
     left out), in random order."""
     out = []
-    size = len(list(ast.walk(ast.parse(code))))
-    for i in rng.sample(range(size), size):
-        tree = ast.parse(code)
-        node = list(ast.walk(tree))[i]
-        new = _mutated(node)
-        if new is not None:
-            out.append(ast.unparse(_Replace(node, new).visit(tree)))
-        if len(out) == most:
-            break
+    with _AST:
+        size = len(list(ast.walk(ast.parse(code))))
+        for i in rng.sample(range(size), size):
+            tree = ast.parse(code)
+            node = list(ast.walk(tree))[i]
+            new = _mutated(node)
+            if new is not None:
+                out.append(ast.unparse(_Replace(node, new).visit(tree)))
+            if len(out) == most:
+                break
     return out
 
 
