@@ -22,9 +22,8 @@ import json
 import re
 from pathlib import Path
 
+from spct.core.drift import named_best
 from spct.eval.benchmarks import realmistake, rewardbench
-
-VERDICT = re.compile(r"Response (\d+) is (?:the best|better|correct)", re.IGNORECASE)
 
 
 def words(text: str) -> set[str]:
@@ -45,11 +44,11 @@ def measure(rows: list[dict], items: dict) -> dict[str, float]:
         shown = [sample["scores"][i] for i in sample["order"]]  # scores in the order shown
         if len(shown) == 2 and shown[0] != shown[1]:
             first.append(shown[0] > shown[1])
-        verdicts = VERDICT.findall(sample["critique"] or "")
-        if verdicts and len(shown) > 1:
+        best = named_best(sample["critique"] or "")
+        if best is not None and len(shown) > 1:
             named += 1
             top = max(shown)
-            contradicts += not (shown.count(top) == 1 and shown.index(top) + 1 == int(verdicts[-1]))
+            contradicts += not (shown.count(top) == 1 and shown.index(top) + 1 == best)
     return {
         "items": len(rows),
         "parsed": len(parsed) / len(rows),

@@ -33,6 +33,20 @@ def test_contradictions_are_read_per_shown_response():
     assert GENERIC.scores == [3, 9] and contradicted(GENERIC, RANGE) == [True, False]
 
 
+def test_a_verdict_the_scores_overrule_is_a_contradiction():
+    # shown first is the original second response; the verdict names it, the scores favour the other
+    overruled = _sample("1. Is correct", "Response 1 is the best. It names Paris.", "4, 9", [1, 0])
+    assert overruled.scores == [9, 4] and contradicted(overruled, RANGE) == [True, False]
+    tie = _sample("1. Is correct", "Response 2 is better.", "7, 7", [0, 1])
+    assert contradicted(tie, RANGE) == [False, True]  # named best, yet not singled out
+    kept = _sample("1. Is correct", "Response 1 is correct. Later: Response 2 is the best.", "2, 8", [0, 1])
+    assert contradicted(kept, RANGE) == [False, False]  # the last verdict counts, and the scores agree
+    lone = make_sample(
+        "Specific Criteria:\n1. Is correct\n\nAnalysis:\nResponse 1 is correct.\n\nScores: \\boxed{3}", [0]
+    )
+    assert contradicted(lone, RANGE) == [False]  # one response: nothing to outscore it
+
+
 def test_drift_of_a_batch_by_hand():
     failed = make_sample("no scores here", [0, 1])
     got = principle_drift([(CAPITAL, SPECIFIC), (HAIKU, GENERIC), (HAIKU, failed)], RANGE)

@@ -6,7 +6,10 @@ Specificity compares a judgment's principles with its own query and with the oth
 same batch: the share of the principles' content words found in the query. Generic principles
 ("Clear steps", "Correct grammar") overlap every query alike, so own minus other falls toward 0.
 A contradiction is a response scored in the top fifth of the range while a sentence of the
-critique naming it says it fails (a word list; a proxy, not a reading of the critique)."""
+critique naming it says it fails, or the response the critique's last verdict names best ("Response
+2 is the best") while the scores do not single it out (word lists; a proxy, not a reading of the
+critique). The second is what small GRMs do most: SmolLM2's RFT default names a best response and
+scores another on most pairs where it names one (docs/real-grm.md)."""
 
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ FAILS = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE = re.compile(r"(?<=[.!?\n])\s+")
+VERDICT = re.compile(r"Response (\d+) is (?:the best|better|correct)", re.IGNORECASE)
 
 
 def content_words(text: str) -> set[str]:
@@ -39,19 +43,30 @@ def _overlap(words: set[str], query: set[str]) -> float:
     return len(words & query) / len(words) if words else 0.0
 
 
+def named_best(critique: str) -> int | None:
+    """The shown position (1-based) that the critique's last verdict calls best, if it names one."""
+    verdicts = VERDICT.findall(critique)
+    return int(verdicts[-1]) if verdicts else None
+
+
 def contradicted(sample: Sample, score_range: tuple[int, int]) -> list[bool]:
     """Per shown position: scored in the top fifth of `score_range` while a critique sentence
-    naming 'Response p+1' says it fails."""
+    naming 'Response p+1' says it fails, or named best by the critique's verdict while another
+    response scores as high or higher."""
     if sample.scores is None:
         return []
     low, top = score_range
     high = low + round(0.8 * (top - low))
     sentences = _SENTENCE.split(sample.critique)
+    best = named_best(sample.critique) if len(sample.order) > 1 else None
     out = []
     for position, original in enumerate(sample.order):
         name = re.compile(rf"\bResponse {position + 1}\b")
         failing = any(name.search(s) and FAILS.search(s) for s in sentences)
-        out.append(failing and sample.scores[original] >= high)
+        outscored = best == position + 1 and any(
+            sample.scores[other] >= sample.scores[original] for other in sample.order if other != original
+        )
+        out.append((failing and sample.scores[original] >= high) or outscored)
     return out
 
 
