@@ -13,6 +13,10 @@ contradict its own stated verdict. Read on the items every run judged.
   share whose scores single out another response.
 - second-shown baseline: of the labelled pairs, the share whose better response was shown second:
   the accuracy of a judge that always prefers the second position, with these orders.
+- drift (specificity, shared verbatim, contradicted): `core/drift.py`'s numbers, the ones GRPO and
+  RFT log per step, over the parsed pairs (1..10 scores): how much more the principles share with
+  their own query than with the others, the share of principle texts written for two or more
+  queries, and the share of responses whose score the critique contradicts.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import json
 import re
 from pathlib import Path
 
-from spct.core.drift import named_best
+from spct.core.drift import named_best, principle_drift
+from spct.core.items import Sample, query_text
 from spct.eval.benchmarks import realmistake, rewardbench
 
 
@@ -33,6 +38,10 @@ def words(text: str) -> set[str]:
 def measure(rows: list[dict], items: dict) -> dict[str, float]:
     parsed = [r for r in rows if r["n_valid"]]
     about, first, named, contradicts, second_best = 0, [], 0, 0, []
+    pairs = [
+        (query_text(items[r["id"]]), Sample.model_validate(r["samples"][0])) for r in parsed if r["n_responses"] == 2
+    ]
+    drift = principle_drift(pairs, (1, 10))
     for r in rows:
         item, sample = items[r["id"]], r["samples"][0]
         query = item.query if isinstance(item.query, str) else item.query[-1].content
@@ -58,6 +67,9 @@ def measure(rows: list[dict], items: dict) -> dict[str, float]:
         "verdicts named": named,
         "second-shown baseline": sum(second_best) / len(second_best) if second_best else float("nan"),
         "pairs": len(second_best),
+        "specificity": drift.get("principles/specificity", float("nan")),
+        "shared verbatim": drift.get("principles/shared_verbatim", float("nan")),
+        "contradicted": drift.get("principles/contradictions", float("nan")),
     }
 
 
@@ -79,15 +91,16 @@ def main() -> None:
     print(f"{len(common)} items judged by every run\n")
     print(
         "| run | items | parsed | about the item | first shown | contradicts itself (of verdicts named) "
-        "| second-shown baseline (of pairs) |"
+        "| second-shown baseline (of pairs) | specificity | shared verbatim | contradicted |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for folder, rows in runs.items():
         m = measure([r for r in rows if r["id"] in common], items)
         print(
             f"| {folder.name} | {m['items']} | {m['parsed']:.0%} | {m['about the item']:.0%} | {m['first shown']:.0%} "
             f"| {m['contradicts itself']:.0%} (of {m['verdicts named']}) "
-            f"| {m['second-shown baseline']:.1%} (of {m['pairs']}) |"
+            f"| {m['second-shown baseline']:.1%} (of {m['pairs']}) | {m['specificity']:.3f} "
+            f"| {m['shared verbatim']:.0%} | {m['contradicted']:.0%} |"
         )
 
 
