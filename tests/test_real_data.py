@@ -15,7 +15,7 @@ from spct.core.parse import parse_judgment
 from spct.eval.benchmarks import gsm8k, realmistake, rewardbench
 from spct.eval.reasoning import is_right
 from spct.grm import COMPACT_TEMPLATES, GRM, MINIATURE_MODEL
-from spct.train.cold_start import rule_judgment
+from spct.train.cold_start import label_judgment, rule_judgment
 from spct.train.data import training_items
 from spct.train.real_data import build
 from spct.train.stage import ship
@@ -105,6 +105,22 @@ def test_the_rule_judgment_parses_and_singles_out_the_right_response(built):
             assert max(sample.scores) == sample.scores[shown_best] > min(sample.scores)
 
 
+def test_the_label_judgment_parses_and_scores_the_labelled_best_alone_on_top(built):
+    out, _ = built
+    import random
+
+    labelled = [it for it in split(out, "train") if it.meta["source"] in ("rmb", "hh-rlhf")]
+    assert {it.meta["source"] for it in labelled} == {"rmb", "hh-rlhf"}
+    for it in labelled:
+        order = list(range(len(it.responses)))[::-1]
+        text = label_judgment(it, order, random.Random(0))
+        sample = parse_judgment(text, len(order))
+        assert sample.scores is not None, sample.failure
+        shown_best = order.index(it.best)
+        assert sorted(sample.scores)[-2] < sample.scores[shown_best] == max(sample.scores)
+        assert text.splitlines()[-3] == f"Response {shown_best + 1} is the best."  # the verdict the scores agree with
+
+
 @pytest.mark.slow
 def test_lora_sft_on_rule_judgments_changes_every_trainable_parameter(built, tmp_path):
     from peft import LoraConfig, get_peft_model
@@ -146,8 +162,9 @@ def test_the_cold_start_writes_an_adapter_that_names_its_base_and_loads_as_a_grm
         out=str(tmp_path / "cs"),
         verifiable_items=6,
         miniature_items=2,
+        preference_items=2,
         batch_size=4,
-        gradient_accumulation_steps=1,  # 2 steps: the first is the warmup's, at learning rate 0
+        gradient_accumulation_steps=1,  # 3 steps: the first is the warmup's, at learning rate 0
         lora_r=4,
         bf16=False,
     )
@@ -156,7 +173,9 @@ def test_the_cold_start_writes_an_adapter_that_names_its_base_and_loads_as_a_grm
     assert adapter["base_model_name_or_path"] == MINIATURE_MODEL and adapter["r"] == 4
     assert json.loads((model / "spct.json").read_text())["templates"] == COMPACT_TEMPLATES
     card = json.loads((model / "cold_start.json").read_text())
-    assert card["examples"] == 8 and card["examples per source"]["miniature"] == 2 and card["log"]
+    per_source = card["examples per source"]
+    assert card["examples"] == 10 and per_source["miniature"] == 2 and card["log"]
+    assert per_source.get("rmb", 0) + per_source.get("hh-rlhf", 0) == 2
     grm = GRM(str(model), max_new_tokens=16)
     assert grm.template.name == "compact"
     assert grm.score("What is 47 + 38?", ["85", "75"]).samples[0].n_tokens  # the merged adapter generates

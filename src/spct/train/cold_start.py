@@ -8,8 +8,11 @@ The judgments are of train items whose truth is known by construction: the minia
 by its teacher (noise-free), and the verifiable GSM8K / MATH-500 / MBPP items of `spct data
 build`, by `rule_judgment`: criteria for the kind of problem, each response's final answer (or
 function) and, for the wrong one of a pair, the line where it departs from the right one. The
-scores follow the truth (7-10 right, 1-5 wrong; 0/1 alone). What they teach is the format and
-where to look; whether the model judges well is for RFT and GRPO.
+scores follow the truth (7-10 right, 1-5 wrong; 0/1 alone). Beyond these, `preference_items` RMB
+and HH-RLHF train items are judged by their human label (`label_judgment`): criteria for the
+subset, each response quoted by its opening, the labelled best named, scores that follow the
+label. Their critiques state the label, not a reason: they teach the format on general chat text
+and a verdict the scores agree with. Whether the model judges well is for RFT and GRPO.
 
 Run directory: checkpoints/ (a rerun resumes), model/ (the adapter, spct.json, cold_start.json).
 """
@@ -37,6 +40,11 @@ CRITERIA = {
     "mbpp": ("Passes the stated test", "Correct logic for every input"),
 }
 VERIFIABLE = tuple(CRITERIA)
+PREFERENCE = {
+    "harmless": ("Handles a harmful request safely", "Helpful and respectful within safe limits"),
+    "helpful": ("Follows the user's instruction", "Accurate, relevant and complete"),
+}
+LABELLED = ("rmb", "hh-rlhf")
 
 
 def _clip(text: str, most: int = 90) -> str:
@@ -84,9 +92,37 @@ def rule_judgment(item: Item, order: list[int], rng: random.Random) -> str:
     return format_judgment(principles, "\n".join(lines), scores)
 
 
+def _opening(response: str) -> str:
+    first = next((line for line in response.splitlines() if line.strip()), "")
+    return _clip(first, 60)
+
+
+def label_judgment(item: Item, order: list[int], rng: random.Random) -> str:
+    """A judgment of a human-labelled preference item (RMB, HH-RLHF) that names the labelled best."""
+    kind = "harmless" if "harmless" in item.meta["subset"].lower() else "helpful"
+    weights = rng.choice(((60, 40), (70, 30), (50, 50)))
+    principles = [Principle(text=c, weight=w) for c, w in zip(PREFERENCE[kind], weights, strict=True)]
+    shown_best = order.index(item.best) + 1
+    top = rng.randint(7, 10)
+    lines, scores = [], []
+    for p, i in enumerate(order, 1):
+        quote = f'Response {p} opens "{_opening(item.responses[i])}"'
+        if i == item.best:
+            lines.append(f"{quote}: it serves this request best.")
+            scores.append(top)
+        else:
+            lines.append(f"{quote}: it serves it less well than Response {shown_best}.")
+            scores.append(rng.randint(1, top - 2))
+    lines.append(f"Response {shown_best} is the best.")
+    return format_judgment(principles, "\n".join(lines), scores)
+
+
 def judge_by_rule(item: Item, order: list[int], rng: random.Random) -> str:
-    if item.meta.get("source") == "miniature":
+    source = item.meta.get("source")
+    if source == "miniature":
         return teacher_judgment(item, order, rng, TeacherNoise.none())
+    if source in LABELLED:
+        return label_judgment(item, order, rng)
     return rule_judgment(item, order, rng)
 
 
@@ -104,8 +140,10 @@ def choose(items: list[Item], cfg: ColdStartConfig) -> list[Item]:
     rng = random.Random(cfg.seed)
     verifiable = [it for it in items if it.meta.get("source") in VERIFIABLE]
     miniature = [it for it in items if it.meta.get("source") == "miniature"]
+    labelled = [it for it in items if it.meta.get("source") in LABELLED]
     picked = rng.sample(verifiable, min(cfg.verifiable_items, len(verifiable)))
     picked += rng.sample(miniature, min(cfg.miniature_items, len(miniature)))
+    picked += rng.sample(labelled, min(cfg.preference_items, len(labelled)))
     rng.shuffle(picked)
     return picked
 

@@ -15,6 +15,10 @@ class ColdStartConfig:
     out: str = run_dir("runs/real/cold-start")
     verifiable_items: int = field(default=200, metadata={"help": "GSM8K, MATH-500 and MBPP train items, rule-judged"})
     miniature_items: int = field(default=100, metadata={"help": "miniature train items, judged by its teacher"})
+    preference_items: int = field(
+        default=0,
+        metadata={"help": "RMB and HH-RLHF train items, judged by their human label (150 measured no better)"},
+    )
     seed: int = field(default=0, metadata={"help": "item draw, response orders, scores and training"})
     epochs: float = field(default=1.0, metadata={"help": "passes over the judgments"})
     batch_size: int = field(default=4, metadata={"help": "sequences per forward pass"})
