@@ -63,7 +63,7 @@ def show(item: Item, judgment: Judgment, out: Console) -> None:
 
 def _backend_kwargs(backend: str, base_url: str) -> dict:
     """What the chosen backend takes of the command's options: the openai backend, a server address
-    (the hf backend's sequences per forward pass are `SCORING.sequences`)."""
+    (the hf backend's sequences per forward pass are `SCORING.sequences`, `gpu_sequences` on a GPU)."""
     return {"base_url": base_url} if backend == "openai" else {}
 
 

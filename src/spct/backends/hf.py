@@ -53,11 +53,8 @@ def load_causal_lm(model: str, dtype: str | torch.dtype = "auto", *, trainable: 
 
 
 class HFBackend:
-    def __init__(
-        self, model: str, *, device: str | None = None, dtype: str = "auto", batch_size: int = SCORING.sequences
-    ):
+    def __init__(self, model: str, *, device: str | None = None, dtype: str = "auto", batch_size: int | None = None):
         self.model_id = model
-        self.batch_size = batch_size
         try:
             self.model, self.tokenizer = load_causal_lm(model, dtype)
             self.tokenizer.padding_side = "left"
@@ -71,6 +68,8 @@ class HFBackend:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        cpu = self.model.device.type == "cpu"
+        self.batch_size = batch_size or (SCORING.sequences if cpu else SCORING.gpu_sequences)
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos])
         specials = {t.content for t in self.tokenizer.added_tokens_decoder.values() if t.special}
