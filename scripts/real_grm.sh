@@ -12,10 +12,9 @@
 # Environment: SPCT (the spct command), RUN (run folder), DATA (the benchmark files),
 # EVAL_LIMIT_* (items per subset; the defaults give about 200 per benchmark).
 #
-# The shipped default (src/spct/models/smollm2-grm: round 2 on 128 items, `spct train ship`) was
-# trained before RFT rejected scores that restate the order shown (rft.restates_order); with that
-# rule this script reproduces the rerun of 2026-12-03 instead (round 1 on 96 items, round 2 on 40:
-# docs/real-grm.md), which judges worse and is not shipped.
+# The shipped default (src/spct/models/smollm2-grm) comes from scripts/real_grm_gpu.sh, the same
+# stages at a GPU's scale. With today's RFT rules this script reproduces the CPU rerun of
+# 2026-12-03 (round 1 on 96 items, round 2 on 40: docs/real-grm.md), which was not shipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPCT=${SPCT:-.venv/bin/spct}

