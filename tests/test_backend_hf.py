@@ -55,6 +55,13 @@ def test_seed_reproduces_samples(backend: HFBackend):
     assert other != backend.generate(PROMPTS, sampling)
 
 
+def test_sequences_per_pass_default_to_the_cpu_figure_unless_given(tiny_model_dir: Path, backend: HFBackend):
+    from spct.core.defaults import SCORING
+
+    assert backend.batch_size == 8  # given
+    assert HFBackend(str(tiny_model_dir), device="cpu").batch_size == SCORING.sequences < SCORING.gpu_sequences
+
+
 def test_small_batches_keep_prompt_order(tiny_model_dir: Path, backend: HFBackend):
     small = HFBackend(str(tiny_model_dir), device="cpu", batch_size=1)
     assert small.generate(PROMPTS, GREEDY) == backend.generate(PROMPTS, GREEDY)
