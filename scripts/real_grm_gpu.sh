@@ -75,10 +75,17 @@ stage "format cold start"
   --batch_size 32 --gradient_accumulation_steps 1 --learning_rate 3e-4 --save_steps 0
 keep cold-start "$RUN/cold-start/model"
 
+rft() { # NAME [rft flags]: RFT from the cold start; a run folder holding trajectories reuses them
+  local name=$1
+  shift
+  [ -f "$RUN/$name/model/rft.json" ] || bounded $SPCT train rft --model "$RUN/cold-start/model" \
+    --data "$SPLITS/train.jsonl" --items "$RFT_ITEMS" --seed 3 --n_samples 4 --sample_batch 128 \
+    --max_new_tokens "$MAX_NEW" --batch_size 16 --learning_rate 1e-4 --max_length 1536 --save_steps 0 \
+    --out "$RUN/$name" "$@"
+}
+
 stage "rejective fine-tuning"
-[ -f "$RUN/rft/model/rft.json" ] || bounded $SPCT train rft --model "$RUN/cold-start/model" --data "$SPLITS/train.jsonl" \
-  --items "$RFT_ITEMS" --seed 3 --n_samples 4 --sample_batch 128 --max_new_tokens "$MAX_NEW" --batch_size 16 \
-  --learning_rate 1e-4 --max_length 1536 --save_steps 0 --out "$RUN/rft"
+rft rft
 keep rft "$RUN/rft/model" "$RUN/rft/trajectories.jsonl" "$RUN/rft/stats.json"
 
 stage "RFT held out, greedy"
@@ -92,9 +99,7 @@ evaluate bt "$RUN/bt/model" --items-of "$RUN/eval/rft-greedy/results.jsonl" --ba
 
 stage "RFT without principles: the same trajectories"
 mkdir -p "$RUN/rft-noprin" && cp -n "$RUN/rft/trajectories.jsonl" "$RUN/rft-noprin/"
-[ -f "$RUN/rft-noprin/model/rft.json" ] || bounded $SPCT train rft --model "$RUN/cold-start/model" \
-  --data "$SPLITS/train.jsonl" --items "$RFT_ITEMS" --seed 3 --n_samples 4 --sample_batch 128 --max_new_tokens "$MAX_NEW" \
-  --batch_size 16 --learning_rate 1e-4 --max_length 1536 --save_steps 0 --principles false --out "$RUN/rft-noprin"
+rft rft-noprin --principles false
 keep rft-noprin "$RUN/rft-noprin/model"
 
 stage "RFT held out, voting@1..8"

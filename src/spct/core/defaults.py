@@ -21,9 +21,7 @@ class ScoringDefaults:
     # the fastest measured in docs/performance.md:
     per_order: int = 2  # draws sharing one response order, sampled from one prefill of its prompt
     sequences: int = 32  # hf backend: sequences decoded together in one forward pass (prompts x samples)
-    # on a GPU a decode step of a small model costs about the same for 32 sequences as for hundreds
-    # (kernel launches, not arithmetic: docs/performance-gpu.md), so it takes many more at once
-    gpu_sequences: int = 256
+    gpu_sequences: int = 256  # the same on a GPU: what trained and judged the default on an H200 (docs/real-grm.md)
     round_size: int = 4  # adaptive voting: draws per round
     confidence: float = 0.95  # adaptive voting: stop when the vote holds with this probability
 
