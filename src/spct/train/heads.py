@@ -39,7 +39,7 @@ def train_bce_head(
         TrainingArguments,
     )
 
-    from spct.backends.hf import training_dtype
+    from spct.backends.hf import bf16_is_fast, training_dtype
 
     if len({label for _, label in examples}) < 2:
         raise ValueError(f"{len(examples)} examples, all labelled alike: a classifier needs both labels")
@@ -54,6 +54,9 @@ def train_bce_head(
     if not rows:
         raise ValueError(f"all {len(examples)} examples are longer than max_length {max_length}")
     cuda = torch.cuda.is_available()
+    # bf16 autocast over fp32 weights where it is fast (measured 1.4x on these AMX cores, batch 4 x
+    # 1,024 tokens); lengths padded to multiples of 128 bound its one-time compilation per shape
+    bf16 = bf16_is_fast()
     # transformers' multi-label problem type is exactly BCE-with-logits for one label
     model = AutoModelForSequenceClassification.from_pretrained(
         base,
@@ -77,14 +80,14 @@ def train_bce_head(
         logging_first_step=True,
         seed=seed,
         use_cpu=not cuda,
-        bf16=cuda,
+        bf16=bf16,
         report_to="none",
     )
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=Dataset.from_list(rows),
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=128 if bf16 else None),
         processing_class=tokenizer,
     )
     trainer.train(resume_from_checkpoint=resume_point(out / "checkpoints"))
@@ -95,6 +98,7 @@ def train_bce_head(
         card = {
             **card,
             "examples": len(rows),
+            "bf16": bf16,
             "positive": int(sum(r["labels"][0] for r in rows)),
             "longer than max_length (left out)": len(examples) - len(rows),
             "log": loss_log(trainer),
