@@ -355,3 +355,32 @@ def test_overall_and_baselines_share_the_table(tmp_path: Path):
     }
     assert _overall(four) == pytest.approx({"greedy": 0.65, "voting@8": 0.75})
     assert _overall({n: four[n] for n in ["rewardbench", "rmb"]}) == {}  # the paper's Overall needs all four
+
+
+@pytest.mark.parametrize(("trusted", "separation", "meta_accuracy"), [("right", 1.0, 1.0), ("wrong", 0.0, 0.0)])
+def test_meta_rows_report_whether_the_meta_rm_tells_right_samples_from_wrong(
+    tmp_path: Path, trusted, separation, meta_accuracy
+):
+    """Each item has one right, one wrong and one failed sample, so voting@3 is a tie; meta@3 keeps
+    the one the meta RM scores higher, and its ROC-AUC says whether that was the right one."""
+    from spct.core.items import Sample
+    from spct.core.vote import vote
+    from spct.eval.run import grm_rows, write_table
+
+    items = [Item(id=f"i{n}", query="q", responses=["a", "b"], best=n % 2, meta={"subset": "s"}) for n in range(4)]
+    sampled = {}
+    for it in items:
+        right = Sample(order=[0, 1], text="", scores=[9 if i == it.best else 2 for i in range(2)])
+        wrong = Sample(order=[0, 1], text="", scores=[2 if i == it.best else 9 for i in range(2)])
+        right.meta_score, wrong.meta_score = (1.0, 0.0) if trusted == "right" else (0.0, 1.0)
+        sampled[it.id] = vote(it.id, 2, [right, wrong, Sample(order=[0, 1], text="", failure="no_box")])
+    bench = _counted(items)
+    rows = grm_rows(bench, items, sampled, sampled, [3], meta=True, seed=0, ties="strict")
+    assert rows["voting@3"]["score"] == 0.0  # 11 against 11: a tie, wrong under the strict rule
+    assert rows["meta@3"]["score"] == meta_accuracy and rows["meta@3"]["meta RM ROC-AUC"] == separation
+    assert "meta RM ROC-AUC" not in rows["voting@3"]
+    write_table([{"model": "m", "benchmarks": {"counted": rows}}], tmp_path / "results.md")
+    assert (
+        f"meta RM ROC-AUC for a right sample (0.5: no better than chance): counted {separation:.2f}"
+        in (tmp_path / "results.md").read_text()
+    )

@@ -164,11 +164,22 @@ def grm_rows(
         rows[f"voting@{k}"] = summarise(
             bench, items, {it.id: vote_at(sampled[it.id], it, k, rng, rule=won) for it in items}, seed
         )
+    separation = meta_separation(items, sampled) if sampled and meta else None
     for k in [k for k in ks if k > 1] if sampled and meta else []:
         rows[f"meta@{k}"] = summarise(
             bench, items, {it.id: meta_at(sampled[it.id], it, k, rng, rule=won) for it in items}, seed
-        )
+        ) | {"meta RM ROC-AUC": separation}
     return rows
+
+
+def meta_separation(items: list[Item], sampled: dict[str, Judgment]) -> float | None:
+    """How well the meta RM tells a right sample from a wrong one: the ROC-AUC of its scores
+    against the rule its training labels follow, over every valid sample (None when all are
+    alike). At 0.5 meta@k keeps arbitrary samples, whatever its accuracy happens to be."""
+    scored = [(s.meta_score, int(is_correct(s.scores, it))) for it in items for s in sampled[it.id].samples if s.ok]
+    if len({label for _, label in scored}) < 2:
+        return None
+    return roc_auc([m for m, _ in scored], [label for _, label in scored])
 
 
 def _item_record(name: str, it: Item, outcomes: dict[str, float | None], **extra) -> dict:
@@ -370,6 +381,17 @@ def write_table(runs: list[dict], path: Path, subsets: bool = False) -> None:
             notes.append(
                 f"- {label(results)}, samples that parsed (greedy): "
                 + ", ".join(f"{n} {100 * v:.0f}%" for n, v in parsed.items())
+            )
+        separation = {
+            n: row["meta RM ROC-AUC"]
+            for n, rows in results["benchmarks"].items()
+            for row in rows.values()
+            if row.get("meta RM ROC-AUC") is not None
+        }
+        if separation:
+            notes.append(
+                f"- {label(results)}, meta RM ROC-AUC for a right sample (0.5: no better than chance): "
+                + ", ".join(f"{n} {v:.2f}" for n, v in separation.items())
             )
         rb = results["benchmarks"].get("rewardbench")
         sections = next(iter(rb.values())).get("sections", {}) if rb else {}
