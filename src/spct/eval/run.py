@@ -277,7 +277,7 @@ def _grm(
     sampled = None
     if max(ks) > 1:
         sampled = judge_to(engine, items, max(ks), T, folder / f"sampled-k{max(ks)}.jsonl", batch_size, max_new_tokens)
-        if meta_rm:
+        if meta_rm and bench.metric != "ROC-AUC":  # meta@k is an accuracy strategy: a rated item has no vote to steer
             from spct.scaling.meta_rm import MetaRM
 
             for it, samples in zip(
