@@ -54,8 +54,8 @@ def train_bce_head(
     if not rows:
         raise ValueError(f"all {len(examples)} examples are longer than max_length {max_length}")
     cuda = torch.cuda.is_available()
-    # bf16 autocast over fp32 weights where it is fast (measured 1.4x on these AMX cores, batch 4 x
-    # 1,024 tokens); lengths padded to multiples of 128 bound its one-time compilation per shape
+    # bf16 autocast over fp32 weights where bf16 is fast (as the SFT stages decide it); lengths
+    # padded to multiples of 128 bound its one-time compilation per new shape
     bf16 = bf16_is_fast()
     # transformers' multi-label problem type is exactly BCE-with-logits for one label
     model = AutoModelForSequenceClassification.from_pretrained(
