@@ -273,25 +273,26 @@ def _grm(
     ties: str,
 ) -> tuple[dict, list[dict]]:
     folder = out / bench.name
+    rated = bench.metric == "ROC-AUC"
+    meta = meta_rm is not None and not rated  # meta@k is an accuracy strategy: a rated item has no vote to steer
     greedy = judge_to(engine, items, 1, 0.0, folder / "greedy.jsonl", batch_size, max_new_tokens)
     sampled = None
     if max(ks) > 1:
         sampled = judge_to(engine, items, max(ks), T, folder / f"sampled-k{max(ks)}.jsonl", batch_size, max_new_tokens)
-        if meta_rm and bench.metric != "ROC-AUC":  # meta@k is an accuracy strategy: a rated item has no vote to steer
+        if meta:
             from spct.scaling.meta_rm import MetaRM
 
             for it, samples in zip(
                 items, MetaRM(meta_rm).annotate(items, [sampled[it.id].samples for it in items]), strict=True
             ):
                 sampled[it.id].samples = samples
-    rows = grm_rows(bench, items, greedy, sampled, ks, meta_rm is not None, seed, ties)
+    rows = grm_rows(bench, items, greedy, sampled, ks, meta, seed, ties)
     rows["greedy"]["parsed"] = _parse_rate(items, greedy)
     if sampled:
         parsed = _parse_rate(items, sampled)  # one pass serves every k
         for strategy in rows.keys() - {"greedy"}:
             rows[strategy]["parsed"] = parsed
     strict = {"greedy": greedy} | ({f"voting@{max(ks)}": sampled} if sampled else {})
-    rated = bench.metric == "ROC-AUC"
     records = [
         _item_record(
             bench.name,
