@@ -12,6 +12,7 @@ from helpers import ScriptedJudge, weights
 from safetensors.torch import load_file
 
 from spct.core import Item, Principle, Sample, format_judgment
+from spct.core.vote import sample_orders
 from spct.grm import GRM, MINIATURE_MODEL, Templates
 from spct.scaling.meta_rm import MetaRM
 from spct.train.grpo import JudgmentReward, too_easy
@@ -195,17 +196,28 @@ def test_rft_samples_rejects_fine_tunes_and_resumes(rft_run: Path):
 
 
 @pytest.mark.slow
-def test_grpo_steps_change_the_weights_with_the_accuracy_reward(rft_run: Path, tmp_path: Path):
+def test_grpo_steps_change_the_weights_with_the_accuracy_reward(
+    rft_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     from spct.train.grpo import run
     from spct.train.grpo_config import GRPOConfig
 
+    steps = []  # (item id, shown order) of each step's rollouts, as the rewards read them
+    original = JudgmentReward.samples
+
+    def recorded(self, completions, id, order):
+        steps.append((self.items[id[0]], {(i, tuple(o)) for i, o in zip(id, order, strict=True)}))
+        return original(self, completions, id, order)
+
+    monkeypatch.setattr(JudgmentReward, "samples", recorded)
     cfg = GRPOConfig(
         model=str(rft_run / "model"),
         out=str(tmp_path),
         items=6,
         max_steps=3,
-        prompts_per_step=1,
-        micro_batch=2,  # the group of four in two passes, gradients accumulated
+        prompts_per_step=2,
+        orders_per_item=2,  # one item a step, shown in two orders
+        micro_batch=4,  # the step's eight rollouts in two passes, gradients accumulated
         max_completion_length=128,
         temperature=1.0,
         easy_from=str(rft_run / "trajectories.jsonl"),
@@ -218,10 +230,15 @@ def test_grpo_steps_change_the_weights_with_the_accuracy_reward(rft_run: Path, t
     assert "principles/count" in logged and "principles/contradictions" in logged
     assert (model / "grpo.png").stat().st_size > 0
     rewards = [r["rewards/judgment_accuracy/mean"] for r in card["log"] if "rewards/judgment_accuracy/mean" in r]
-    completions = 4 * cfg.max_steps  # one group of four a step, averaged into one log line (logging_steps 5 > 3)
-    (mean,) = rewards  # so the mean of 12 +1/-1 rewards: 2 * (right ones) / 12 - 1
+    completions = 8 * cfg.max_steps  # two groups of four a step, averaged into one log line (logging_steps 5 > 3)
+    (mean,) = rewards  # so the mean of 24 +1/-1 rewards: 2 * (right ones) / 24 - 1
     assert round(completions * (mean + 1) / 2, 6).is_integer()
     assert (model / "spct.json").is_file()
+    assert len(steps) == 2 * cfg.max_steps  # each step's batch, read by both rewards
+    for item, seen in steps:  # one item a step, in its two orders: a position habit is +1 and -1 alike
+        assert seen == {(item.id, tuple(o)) for o in sample_orders(len(item.responses), 2, cfg.seed, item.id)}
+    assert len({item.id for item, _ in steps}) > 1  # and the steps walk through the items
+    assert any(len(seen) == 2 for _, seen in steps)  # two different orders, where there are two
 
 
 @pytest.mark.slow

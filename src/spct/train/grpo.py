@@ -2,7 +2,8 @@
 
     spct train grpo --model runs/rft/model --out runs/grpo --easy-from runs/rft/trajectories.jsonl
 
-Each training prompt is an item rendered with one seeded response order; the trainer samples a
+Each training prompt is an item rendered with a seeded response order (`orders_per_item` of them,
+in one step, so that a position habit is not rewarded); the trainer samples a
 group of `num_generations` judgments per prompt, and `JudgmentReward` gives each +1 when its
 scores, mapped back to the original order, single out the labelled best response (or equal the
 rating for n = 1) and -1 otherwise, parse failures included. There is no format reward: the KL
@@ -21,6 +22,7 @@ as one over the base (`stack_adapters`), so the result ships like any stage.
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -92,11 +94,13 @@ def too_easy(trajectories: Path) -> set[str]:
     return easy
 
 
-def prompts(items: Sequence[Item], templates: Templates, seed: int) -> list[dict]:
+def prompts(items: Sequence[Item], templates: Templates, seed: int, orders_per_item: int = 1) -> list[dict]:
+    """The training prompts in training order: the items shuffled by `seed`, each followed at once
+    by its other orders, so that they fall in one optimiser step (TRL's own shuffle is off)."""
     rows = []
-    for item in items:
-        order = sample_orders(len(item.responses), 1, seed, item.id)[0]
-        rows.append({"prompt": templates(item).render(item, order), "id": item.id, "order": order})
+    for item in random.Random(seed).sample(list(items), len(items)):
+        for order in sample_orders(len(item.responses), orders_per_item, seed, item.id):
+            rows.append({"prompt": templates(item).render(item, order), "id": item.id, "order": order})
     return rows
 
 
@@ -151,6 +155,8 @@ def run(cfg: GRPOConfig) -> Path:
     micro = cfg.micro_batch or rollouts
     if rollouts % micro:
         raise ValueError(f"micro_batch {micro} must divide the {rollouts} rollouts of a step")
+    if cfg.prompts_per_step % cfg.orders_per_item:
+        raise ValueError(f"orders_per_item {cfg.orders_per_item} must divide prompts_per_step {cfg.prompts_per_step}")
     args = TRLGRPOConfig(
         output_dir=str(out / "checkpoints"),
         num_generations=cfg.num_generations,
@@ -169,6 +175,7 @@ def run(cfg: GRPOConfig) -> Path:
         save_total_limit=1,
         logging_steps=5,
         seed=cfg.seed,
+        shuffle_dataset=False,  # `prompts` shuffled them, keeping an item's orders together
         use_cpu=not cuda,
         bf16=cuda,
         report_to="none",
@@ -188,7 +195,7 @@ def run(cfg: GRPOConfig) -> Path:
         reward_funcs=[reward, *([ContradictionReward(items, templates)] if cfg.contradiction_penalty else [])],
         args=args,
         processing_class=tokenizer,
-        train_dataset=Dataset.from_list(prompts(items, templates, cfg.seed)),
+        train_dataset=Dataset.from_list(prompts(items, templates, cfg.seed, cfg.orders_per_item)),
         peft_config=peft_config,
     )
     trainer.train(resume_from_checkpoint=resume_point(out / "checkpoints"))

@@ -22,6 +22,14 @@ class GRPOConfig:
             "(zero advantage, docs/method.md §4)"
         },
     )
+    orders_per_item: int = field(
+        default=1,
+        metadata={
+            "help": "response orders per item, all in one optimiser step (rotations, core/vote.py sample_orders): "
+            "2 shows a pair both ways, so a position habit earns +1 and -1 alike and no gradient; "
+            "prompts_per_step must be a multiple"
+        },
+    )
     num_generations: int = field(default=4, metadata={"help": "group size G (paper: 4)"})
     beta: float = field(default=0.08, metadata={"help": "KL coefficient (paper: 0.08 for 27B, 0.002 for 16B)"})
     epsilon: float = field(default=0.2, metadata={"help": "PPO clip range (not given by the paper)"})
