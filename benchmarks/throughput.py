@@ -19,6 +19,9 @@ RewardBench's offline sections (held out) and half from RMB's pairwise test spli
   once from the query; the judgment cache (first run and rerun); the spct CLI as a user runs it
   (its peak RSS measured as a separate process). Per row: judgments/s, generated and prefilled
   tokens, peak RSS, parse rate and accuracy (few items: a sanity check, not a result).
+- dtype: `spct score`'s configuration (core/defaults.py) with fp32 and with bf16 weights: bf16 is
+  about 2x fp32 on a CPU with AMX, far slower on one without (not in the default parts; run it
+  where the CPU has AMX).
 - served: llama.cpp through llama-cpp-python's OpenAI-compatible server (built in `--llama-venv`
   by this script when missing, about 13 min) on the default exported as an f16 GGUF: raw
   concurrent chat requests against spct's openai backend at the same concurrency.
@@ -52,7 +55,7 @@ from rich.console import Console
 from transformers import DynamicCache
 
 from spct.backends.export import export
-from spct.backends.hf import HFBackend, device_name, growing_cache
+from spct.backends.hf import HFBackend, bf16_is_fast, device_name, growing_cache
 from spct.backends.local_server import free_port, local_server
 from spct.core.defaults import SCORING
 from spct.core.items import Item, Judgment
@@ -180,7 +183,8 @@ def micro(model: str, prompt: list[dict], batches: list[int], steps: int) -> dic
     bw, flops = bandwidth(), gemm_flops()
     result: dict = {"bandwidth GB/s": bw / 1e9, "fp32 GEMM GFLOP/s": flops / 1e9, "decode": []}
     runs = [("float32", batches, steps, False), ("float32", batches, steps, True)]
-    runs.append(("bfloat16", batches[:2], max(2, steps // 8), True))  # bf16 GEMMs are slow without AMX
+    fast = bf16_is_fast()  # without AMX or AVX512-BF16, bf16 GEMMs take minutes at the larger batches
+    runs.append(("bfloat16", batches if fast else batches[:2], steps if fast else max(2, steps // 8), True))
     for dtype, dtype_batches, dtype_steps, growing in runs:
         backend = HFBackend(model, dtype=dtype)
         params, config, size = backend.model.num_parameters(), backend.model.config, backend.model.dtype.itemsize
@@ -341,6 +345,27 @@ def rows(
         run_row("cli", lambda: cli_row(args.model, items, k, m, Path(tmp)), done, save)
     done["_best"] = {"item_batch": best_batch, "per_order": per_order}
     save("_best", done["_best"])
+
+
+def dtypes(
+    args: argparse.Namespace, items: list[Item], whole: int, done: dict, save: Callable[[str, dict], None]
+) -> None:
+    """`spct score`'s configuration (core/defaults.py: items per call, draws per order, sequences per
+    forward pass) with fp32 and with bf16 weights, each on its own backend, warmed up alike: bf16
+    runs on AMX tiles where the CPU has them, and every new prompt shape costs it a one-time kernel
+    build, paid here as a user would."""
+    item_batch, per_order = SCORING.batch_size, SCORING.per_order
+    for dtype in ("float32", "bfloat16"):
+
+        def measure(dtype: str = dtype) -> dict:
+            backend = HFBackend(args.model, dtype=dtype)
+            GRM(backend=backend, max_new_tokens=4).score_batch(items[:1], 2)  # warm-up: kernels, allocator
+            g = GRM(backend=backend, max_new_tokens=args.max_new_tokens, per_order=per_order)
+            judgments, seconds = judged(g, items, args.k, item_batch)
+            name = f"{dtype} weights, scoring defaults ({item_batch} items per call, {per_order} per order)"
+            return summary(name, items, judgments, seconds, whole * args.k // per_order)
+
+        run_row(f"dtype-{dtype}", measure, done, save)
 
 
 def run_row(name: str, fn: Callable[[], dict], done: dict, save: Callable[[str, dict], None]) -> None:
@@ -512,7 +537,7 @@ def report(args: argparse.Namespace, done: dict) -> None:
             f"{'met' if top['bandwidth ceiling'] <= 3 * top['decode tokens/s'] else 'not met'}); against the lower of "
             f"the bandwidth and compute ceilings, {ceiling:.0f}: {ceiling / top['decode tokens/s']:.1f}x below"
         )
-    names = [n for n in done if not n.startswith(("_", "served")) and n not in ("micro", "adaptive")]
+    names = [n for n in done if not n.startswith(("_", "served", "dtype")) and n not in ("micro", "adaptive")]
     if names:
         base = done[names[0]]["judgments/s"]
         table_rows = [{**done[n], "vs naive": done[n]["judgments/s"] / base} for n in names]
@@ -542,6 +567,13 @@ def report(args: argparse.Namespace, done: dict) -> None:
                 f"{beyond:.0f} MiB beyond, {beyond / weights:.2f}x ({'met' if beyond <= 2 * weights else 'not met'})"
             )
         section(f"Judging at k = {args.k}", table_rows, percent=("parse", "accuracy"))
+    if "dtype-float32" in done and "dtype-bfloat16" in done:
+        fp32, bf16 = done["dtype-float32"], done["dtype-bfloat16"]
+        section(
+            f"fp32 against bf16 weights at k = {args.k}",
+            [{**r, "vs float32": r["judgments/s"] / fp32["judgments/s"]} for r in (fp32, bf16)],
+            percent=("parse", "accuracy"),
+        )
     if "served-raw" in done and "served-spct" in done:
         raw, ours = done["served-raw"], done["served-spct"]
         served_rows = [{**r, "samples/s": r["samples"] / r["seconds"]} for r in (raw, ours)]
@@ -623,6 +655,8 @@ def main() -> None:
         save("micro", micro(args.model, prompt, args.decode_batches, args.decode_steps))
     if "rows" in args.parts:
         rows(args, items, sum(lengths), done, save)
+    if "dtype" in args.parts:
+        dtypes(args, items, sum(lengths), done, save)
     if "served" in args.parts:
         served(args, items, done, save)
     if "adaptive" in args.parts:
