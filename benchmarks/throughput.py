@@ -4,9 +4,10 @@ a dedicated engine and the machine's limits, in one run (docs/performance.md).
     python benchmarks/throughput.py --llama-venv /work/llama-venv        # the report in docs/performance.md
     python benchmarks/throughput.py --items 2 --k 4 --max-new-tokens 24 --parts micro rows --out /tmp/tp  # a look
 
-The model is the embedded default (SmolLM2-135M-Instruct with spct's adapter, merged), fp32 unless
-named. Items: `--items` real judging prompts of `--min-tokens`..`--max-tokens` tokens, half from
-RewardBench's offline sections (held out) and half from RMB's pairwise test split. Parts:
+The model is the embedded default (SmolLM2-135M-Instruct with spct's adapter, merged), in the hf
+backend's default dtype (bf16 on a CPU with AMX, else fp32) unless named. Items: `--items` real
+judging prompts of `--min-tokens`..`--max-tokens` tokens, half from RewardBench's offline sections
+(held out) and half from RMB's pairwise test split. Parts:
 
 - micro: the machine's ceilings. Memory bandwidth (a 1 GiB read) and fp32 GEMM FLOP/s; then, on
   one real prompt, prefill tokens/s and decode tokens/s at each `--decode-batches` size, fp32 and
@@ -559,11 +560,11 @@ def report(args: argparse.Namespace, done: dict) -> None:
                 f"{gains[2]:.2f}x (2 per order), {gains[4]:.2f}x (4 per order) against the same batch without "
                 f"({'met' if max(gains.values()) > 1 else 'not met'})"
             )
-        if "cli" in done and "micro" in done:
-            weights = done["micro"]["parameters"] * 4 / 2**20
+        if "cli" in done and "_weights" in done:
+            weights, dtype = done["_weights"]["MiB"], done["_weights"]["dtype"]
             beyond = done["cli"]["peak RSS MiB"] - weights
             targets.append(
-                f"`spct score` at k = {args.k} at most 2x the weights ({weights:.0f} MiB fp32) beyond them: "
+                f"`spct score` at k = {args.k} at most 2x the weights ({weights:.0f} MiB, {dtype}) beyond them: "
                 f"{beyond:.0f} MiB beyond, {beyond / weights:.2f}x ({'met' if beyond <= 2 * weights else 'not met'})"
             )
         section(f"Judging at k = {args.k}", table_rows, percent=("parse", "accuracy"))
@@ -644,7 +645,9 @@ def main() -> None:
     lengths = probe.prompt_lengths(items)
     longest = items[lengths.index(max(lengths))]
     prompt = probe.template_for(longest).render(longest, list(range(len(longest.responses))))
-    del probe
+    model = probe.backend.model
+    save("_weights", {"dtype": str(model.dtype), "MiB": model.num_parameters() * model.dtype.itemsize / 2**20})
+    del probe, model
     save("_device", device_name())
     save(
         "_items",

@@ -62,6 +62,17 @@ def test_sequences_per_pass_default_to_the_cpu_figure_unless_given(tiny_model_di
     assert HFBackend(str(tiny_model_dir), device="cpu").batch_size == SCORING.sequences < SCORING.gpu_sequences
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_weights_load_in_bf16_on_a_cpu_where_it_is_fast_unless_a_dtype_is_given(
+    tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch, fast: bool
+):
+    monkeypatch.setattr("spct.backends.hf.bf16_is_fast", lambda: fast)
+    chosen = HFBackend(str(tiny_model_dir), device="cpu")
+    assert chosen.model.dtype == (torch.bfloat16 if fast else torch.float32)  # else the checkpoint's own: fp32
+    assert HFBackend(str(tiny_model_dir), device="cpu", dtype="float32").model.dtype == torch.float32
+    assert chosen.generate(PROMPTS[:1], GREEDY)[0][0].n_tokens  # and it generates
+
+
 def test_small_batches_keep_prompt_order(tiny_model_dir: Path, backend: HFBackend):
     small = HFBackend(str(tiny_model_dir), device="cpu", batch_size=1)
     assert small.generate(PROMPTS, GREEDY) == backend.generate(PROMPTS, GREEDY)

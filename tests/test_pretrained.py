@@ -191,7 +191,8 @@ def test_export_writes_a_gguf_that_loads_back_and_judges_as_the_merged_adapter(r
     (adapter / "spct.json").write_text((Path(MINIATURE_MODEL) / "spct.json").read_text())
 
     out = export(str(adapter), tmp_path / "grm.gguf", kind)
-    merged, exported = HFBackend(str(adapter)), HFBackend(str(out))
+    # in fp32: the file's fidelity, not bf16 rounding (the default dtype where the CPU has AMX)
+    merged, exported = HFBackend(str(adapter), dtype="float32"), HFBackend(str(out), dtype="float32")
     text = "What is 47 + 38? Response 1 says 85."
     assert exported.tokenizer(text).input_ids == merged.tokenizer(text).input_ids
     ids = torch.tensor([merged.tokenizer(text).input_ids])

@@ -10,6 +10,7 @@ import pytest
 import torch
 from helpers import DATA
 
+from spct.backends.hf import HFBackend
 from spct.core.items import Item, query_text
 from spct.core.parse import parse_judgment
 from spct.eval.benchmarks import gsm8k, realmistake, rewardbench
@@ -193,7 +194,9 @@ def test_the_cold_start_writes_an_adapter_that_names_its_base_and_loads_as_a_grm
     assert fp32.keys() == fp16.keys() and all(v.dtype == torch.float16 for v in fp16.values())
     assert any(v.abs().max() > 0 for v in fp16.values())  # B starts at zero; trained, it is not
     ids = grm.backend.tokenizer("Judge: 47 + 38 = 85 or 75?", return_tensors="pt").input_ids
-    trained, fp16_logits, base = [GRM(str(m)).backend.model(ids).logits for m in (model, shipped, MINIATURE_MODEL)]
+    trained, fp16_logits, base = [  # in fp32: the fp16 file against the trained weights, not bf16 rounding
+        HFBackend(str(m), dtype="float32").model(ids).logits for m in (model, shipped, MINIATURE_MODEL)
+    ]
     assert (trained - fp16_logits).abs().max() < 1e-3 < (trained - base).abs().max()
     listing = sorted(p.name for p in shipped.iterdir())
     assert ship(shipped, shipped, (shipped / "cold_start.json",)) == shipped  # in place: its cards are kept
