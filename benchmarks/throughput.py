@@ -20,9 +20,9 @@ judging prompts of `--min-tokens`..`--max-tokens` tokens, half from RewardBench'
   once from the query; the judgment cache (first run and rerun); the spct CLI as a user runs it
   (its peak RSS measured as a separate process). Per row: judgments/s, generated and prefilled
   tokens, peak RSS, parse rate and accuracy (few items: a sanity check, not a result).
-- dtype: `spct score`'s configuration (core/defaults.py) with fp32 and with bf16 weights: bf16 is
-  about 2x fp32 on a CPU with AMX, far slower on one without (not in the default parts; run it
-  where the CPU has AMX).
+- dtype: `spct score`'s configuration (core/defaults.py) with fp32 and with bf16 weights: bf16 was
+  1.5x fp32 on a CPU with AMX (docs/performance.md), far slower on one without (not in the
+  default parts; run it where the CPU has AMX).
 - served: llama.cpp through llama-cpp-python's OpenAI-compatible server (built in `--llama-venv`
   by this script when missing, about 13 min) on the default exported as an f16 GGUF: raw
   concurrent chat requests against spct's openai backend at the same concurrency.
