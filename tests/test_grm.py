@@ -68,6 +68,26 @@ def test_cli_scores_resumes_and_reports_bad_lines(tiny_model_dir, tmp_path):
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["i0", "i1", "i2"]
 
 
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_cli_dtype_sets_the_hf_backends_weights(tiny_model_dir, tmp_path, monkeypatch, dtype):
+    from spct.backends.hf import HFBackend
+
+    loaded = []
+    init = HFBackend.__init__
+
+    def recorded(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        loaded.append(self.model.dtype)
+
+    monkeypatch.setattr(HFBackend, "__init__", recorded)
+    items = tmp_path / "in.jsonl"
+    items.write_text(json.dumps({"id": "i", "query": "q", "responses": ["a", "b"]}) + "\n")
+    args = ["score", str(items), "-o", str(tmp_path / "out.jsonl"), "--model", str(tiny_model_dir)]
+    result = CliRunner().invoke(app, [*args, "--max-new-tokens", "4", "--dtype", dtype])
+    assert result.exit_code == 0, result.output
+    assert [str(d) for d in loaded] == [f"torch.{dtype}"]
+
+
 def test_template_defaults_to_the_models_own(tmp_path):
     assert GRM(backend=ScriptedJudge()).template.name == "pointwise"  # any model spct did not train
     (tmp_path / "spct.json").write_text(

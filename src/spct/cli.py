@@ -61,10 +61,22 @@ def show(item: Item, judgment: Judgment, out: Console) -> None:
     )
 
 
-def _backend_kwargs(backend: str, base_url: str) -> dict:
-    """What the chosen backend takes of the command's options: the openai backend, a server address
-    (the hf backend's sequences per forward pass are `SCORING.sequences`, `gpu_sequences` on a GPU)."""
-    return {"base_url": base_url} if backend == "openai" else {}
+def _backend_kwargs(backend: str, base_url: str, dtype: str | None) -> dict:
+    """What the chosen backend takes of the command's options: the openai backend, a server address;
+    the hf backend, a weights dtype if given (its sequences per forward pass are `SCORING.sequences`,
+    `gpu_sequences` on a GPU)."""
+    if backend == "openai":
+        return {"base_url": base_url}
+    return {"dtype": dtype} if dtype else {}
+
+
+DtypeOption = Annotated[
+    str | None,
+    typer.Option(
+        help="hf backend: weights dtype (float32, bfloat16, or auto: the checkpoint's); "
+        "default bfloat16 on a CPU with AMX (docs/performance.md), else auto"
+    ),
+]
 
 
 def _fail(message: str) -> None:
@@ -97,6 +109,7 @@ def score(
     model: Annotated[str, typer.Option(help="local folder, hub name, or served model name")] = DEFAULT_MODEL,
     backend: Annotated[str, typer.Option(help="hf (in-process) or openai (any OpenAI-compatible server)")] = "hf",
     base_url: Annotated[str, typer.Option(help="openai backend: server address")] = DEFAULT_BASE_URL,
+    dtype: DtypeOption = None,
     samples: Annotated[int, typer.Option("--samples", "-k", help="sampled judgments per item, voted")] = 1,
     strategy: Annotated[
         str | None, typer.Option(help="greedy, voting, meta or adaptive; default greedy for k = 1, else voting")
@@ -143,7 +156,7 @@ def score(
         _fail("--ray needs Ray: pip install 'spct[ray]'")
     if strategy is not None and strategy not in STRATEGIES:
         raise typer.BadParameter(f"{strategy!r}; choose one of {', '.join(STRATEGIES)}", param_hint="--strategy")
-    backend_kwargs = _backend_kwargs(backend, base_url)
+    backend_kwargs = _backend_kwargs(backend, base_url, dtype)
     grm_kwargs = dict(
         model=model,
         backend=backend,
@@ -213,6 +226,7 @@ def serve_command(
     model: Annotated[str, typer.Option(help="local folder, hub name, or served model name")] = DEFAULT_MODEL,
     backend: Annotated[str, typer.Option(help="hf (in-process) or openai (any OpenAI-compatible server)")] = "hf",
     base_url: Annotated[str, typer.Option(help="openai backend: server address")] = DEFAULT_BASE_URL,
+    dtype: DtypeOption = None,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
     token: Annotated[str | None, typer.Option(envvar="SPCT_TOKEN", help="bearer token every call must send")] = None,
@@ -235,7 +249,7 @@ def serve_command(
     """Serve the GRM over HTTP: /v1/score, /get_reward (OpenRLHF), /health, /metrics."""
     from spct.serve.app import Limits, serve
 
-    backend_kwargs = _backend_kwargs(backend, base_url)
+    backend_kwargs = _backend_kwargs(backend, base_url, dtype)
     try:
         grm = GRM(
             model,
@@ -346,6 +360,7 @@ def eval_command(
     ] = DEFAULT_MODEL,
     backend: Annotated[str, typer.Option(help="hf (in-process) or openai (any OpenAI-compatible server)")] = "hf",
     base_url: Annotated[str, typer.Option(help="openai backend: server address")] = DEFAULT_BASE_URL,
+    dtype: DtypeOption = None,
     samples: Annotated[str, typer.Option(help="k values of voting, comma-separated; 1 alone: greedy only")] = "1,2,4,8",
     meta_rm: Annotated[str | None, typer.Option(help="meta RM folder: adds meta-RM voting@k (keeping k // 2)")] = None,
     data: Annotated[Path, typer.Option(help="folder of the benchmark files")] = Path("../shared/data"),
@@ -395,7 +410,7 @@ def eval_command(
         _fail(str(e))
     engine = None
     if not (Path(model) / "baseline.json").is_file():  # a scalar baseline scores itself; a GRM needs a backend
-        engine = load_backend(backend, model, **_backend_kwargs(backend, base_url))
+        engine = load_backend(backend, model, **_backend_kwargs(backend, base_url, dtype))
     try:
         run(
             chosen,
@@ -452,6 +467,7 @@ def reasoning_command(
     model: Annotated[str, typer.Option(help="the GRM: local folder, hub name, or served model name")] = DEFAULT_MODEL,
     backend: Annotated[str, typer.Option(help="hf (in-process) or openai (any OpenAI-compatible server)")] = "hf",
     base_url: Annotated[str, typer.Option(help="openai backend: server address")] = DEFAULT_BASE_URL,
+    dtype: DtypeOption = None,
     n: Annotated[int, typer.Option(help="candidates per problem (synthetic or sampled from --policy)")] = 4,
     p_right: Annotated[float, typer.Option(help="chance that a synthetic candidate is right")] = 0.4,
     candidates: Annotated[Path | None, typer.Option(help="JSONL of {id, candidates}: your policy's samples")] = None,
@@ -469,7 +485,7 @@ def reasoning_command(
     from spct.backends.base import load_backend
     from spct.eval.reasoning import run
 
-    grm = GRM(model, backend, **_backend_kwargs(backend, base_url))
+    grm = GRM(model, backend, **_backend_kwargs(backend, base_url, dtype))
     run(
         benchmarks,
         grm,
