@@ -86,6 +86,8 @@ def test_cli_dtype_sets_the_hf_backends_weights(tiny_model_dir, tmp_path, monkey
     result = CliRunner().invoke(app, [*args, "--max-new-tokens", "4", "--dtype", dtype])
     assert result.exit_code == 0, result.output
     assert [str(d) for d in loaded] == [f"torch.{dtype}"]
+    result = CliRunner().invoke(app, [*args, "--dtype", "fp32"])
+    assert result.exit_code == 2 and "choose one of auto, float32" in result.output and len(loaded) == 1
 
 
 def test_template_defaults_to_the_models_own(tmp_path):

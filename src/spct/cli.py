@@ -65,9 +65,14 @@ def _backend_kwargs(backend: str, base_url: str, dtype: str | None) -> dict:
     """What the chosen backend takes of the command's options: the openai backend, a server address;
     the hf backend, a weights dtype if given (its sequences per forward pass are `SCORING.sequences`,
     `gpu_sequences` on a GPU)."""
+    if dtype not in (None, *DTYPES):
+        raise typer.BadParameter(f"{dtype!r}; choose one of {', '.join(DTYPES)}", param_hint="--dtype")
     if backend == "openai":
         return {"base_url": base_url}
     return {"dtype": dtype} if dtype else {}
+
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 DtypeOption = Annotated[
