@@ -61,6 +61,9 @@ def show(item: Item, judgment: Judgment, out: Console) -> None:
     )
 
 
+DTYPES = ("auto", "float32", "bfloat16", "float16")  # what --dtype accepts
+
+
 def _backend_kwargs(backend: str, base_url: str, dtype: str | None) -> dict:
     """What the chosen backend takes of the command's options: the openai backend, a server address;
     the hf backend, a weights dtype if given (its sequences per forward pass are `SCORING.sequences`,
@@ -70,9 +73,6 @@ def _backend_kwargs(backend: str, base_url: str, dtype: str | None) -> dict:
     if backend == "openai":
         return {"base_url": base_url}
     return {"dtype": dtype} if dtype else {}
-
-
-DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 DtypeOption = Annotated[

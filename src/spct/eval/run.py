@@ -164,11 +164,12 @@ def grm_rows(
         rows[f"voting@{k}"] = summarise(
             bench, items, {it.id: vote_at(sampled[it.id], it, k, rng, rule=won) for it in items}, seed
         )
-    separation = meta_separation(items, sampled) if sampled and meta else None
-    for k in [k for k in ks if k > 1] if sampled and meta else []:
-        rows[f"meta@{k}"] = summarise(
-            bench, items, {it.id: meta_at(sampled[it.id], it, k, rng, rule=won) for it in items}, seed
-        ) | {"meta RM ROC-AUC": separation}
+    if sampled and meta:
+        separation = meta_separation(items, sampled)
+        for k in [k for k in ks if k > 1]:
+            rows[f"meta@{k}"] = summarise(
+                bench, items, {it.id: meta_at(sampled[it.id], it, k, rng, rule=won) for it in items}, seed
+            ) | {"meta RM ROC-AUC": separation}
     return rows
 
 
