@@ -16,7 +16,7 @@ from spct.backends.base import Completion
 from spct.core.items import Item
 from spct.core.parse import format_judgment
 from spct.eval.benchmarks import Benchmark, MissingField, mean_of_subsets, rewardbench, rmb
-from spct.eval.metrics import bootstrap, outcome, overall, roc_auc, section_scores
+from spct.eval.metrics import auc_bootstrap, bootstrap, outcome, overall, roc_auc, section_scores
 from spct.grm import PAPER_TEMPLATES
 
 
@@ -120,6 +120,22 @@ def test_roc_auc_and_bootstrap():
         roc_auc([0.1], [1])
     est = bootstrap([1, 0, 1, 1, 0, 1, 1, 1])
     assert est.n == 8 and est.value == 0.75 and est.low <= 0.75 <= est.high and est.high - est.low > 0.2
+
+
+def test_roc_auc_agrees_with_counting_pairs_and_has_an_interval_over_items():
+    rng = random.Random(1)
+    scores = [rng.choice([float("-inf"), 1, 2, 3, 5, 8]) for _ in range(60)]
+    labels = [rng.random() < 0.4 for _ in scores]
+    pos = [s for s, y in zip(scores, labels, strict=True) if y]
+    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
+    pairs = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg) / (len(pos) * len(neg))
+    assert roc_auc(scores, labels) == pytest.approx(pairs)
+    est = auc_bootstrap([scores], labels)
+    assert est.value == pytest.approx(pairs) and est.n == 60 and est.low < pairs < est.high
+    # two draws: the value is their mean, and the interval spans the draws as well as the items
+    flipped = [-s for s in scores]
+    both = auc_bootstrap([scores, flipped], labels)
+    assert both.value == pytest.approx(0.5) and both.low < 1 - pairs and both.high > pairs
 
 
 def test_spct_eval_writes_the_table_and_resumes_from_its_judgments(tmp_path: Path):

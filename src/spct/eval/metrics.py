@@ -6,7 +6,8 @@
 - RewardBench: each section is the example-count-weighted mean of its subsets, with math-prm
   weighted up to the code subsets' total; the final score is the mean of Chat, Chat Hard, Safety
   and Reasoning (Prior Sets excluded, as in the paper).
-- ReaLMistake: ROC-AUC of the response's score against "no error" (rank statistic, ties half).
+- ReaLMistake: ROC-AUC of the response's score against "no error" (rank statistic, ties half),
+  its interval from resampled items.
 - Overall: the mean of RewardBench, PPE Preference, PPE Correctness and RMB.
 """
 
@@ -99,12 +100,33 @@ def section_scores(accuracy: dict[str, float], counts: dict[str, int]) -> dict[s
 
 def roc_auc(scores: Sequence[float], labels: Sequence[int]) -> float:
     """P(score of a positive > score of a negative), ties counting half (the Mann-Whitney form)."""
-    pos = [s for s, y in zip(scores, labels, strict=True) if y]
-    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
-    if not pos or not neg:
+    s, y = np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool)
+    if len(s) != len(y):
+        raise ValueError(f"{len(s)} scores for {len(y)} labels")
+    pos, neg = s[y], np.sort(s[~y])
+    if not pos.size or not neg.size:
         raise ValueError("ROC-AUC needs both labels")
-    wins = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg)
-    return wins / (len(pos) * len(neg))
+    below, up_to = np.searchsorted(neg, pos, "left"), np.searchsorted(neg, pos, "right")
+    return float((below + 0.5 * (up_to - below)).sum() / (pos.size * neg.size))
+
+
+def auc_bootstrap(
+    draws: Sequence[Sequence[float]], labels: Sequence[int], resamples: int = 1000, seed: int = 0
+) -> Estimate:
+    """ROC-AUC averaged over `draws` (score vectors of the same items: one for greedy, one per
+    drawn k-subset for voting@k) with a percentile bootstrap 95% interval over items; resample r
+    reads draw r mod len(draws), so the interval spans both. Resamples holding one label only
+    are drawn again."""
+    y = np.asarray(labels, dtype=bool)
+    value = float(np.mean([roc_auc(d, y) for d in draws]))
+    rng = np.random.default_rng(seed)
+    aucs: list[float] = []
+    while len(aucs) < resamples:
+        idx = rng.integers(len(y), size=len(y))
+        if y[idx].all() or not y[idx].any():
+            continue
+        aucs.append(roc_auc(np.asarray(draws[len(aucs) % len(draws)], dtype=float)[idx], y[idx]))
+    return Estimate(value, len(y), float(np.percentile(aucs, 2.5)), float(np.percentile(aucs, 97.5)))
 
 
 def overall(scores: dict[str, float]) -> float | None:

@@ -36,7 +36,7 @@ from spct.eval.benchmarks import (
     rewardbench2,
     rmb,
 )
-from spct.eval.metrics import bootstrap, outcome, overall, roc_auc
+from spct.eval.metrics import auc_bootstrap, bootstrap, outcome, overall, roc_auc
 from spct.eval.report import estimate, markdown_table
 from spct.io import figure
 from spct.jobs import judge_to
@@ -108,7 +108,8 @@ def summarise(bench: Benchmark, items: list[Item], values: dict[str, float | Non
     scored = [it for it in items if values[it.id] is not None]
     result: dict = {"n": len(scored), "unjudged": len(items) - len(scored), "metric": bench.metric}
     if bench.metric == "ROC-AUC":
-        return {**result, "score": roc_auc([values[it.id] for it in scored], [it.rating for it in scored])}
+        est = auc_bootstrap([[values[it.id] for it in scored]], [it.rating for it in scored], seed=seed)
+        return {**result, "score": est.value, "low": est.low, "high": est.high}
     by_subset: dict[str, list[float]] = defaultdict(list)
     for it in scored:
         by_subset[it.meta["subset"]].append(values[it.id])
@@ -130,8 +131,8 @@ def _auc_at(items: list[Item], judged: dict[str, Judgment], k: int, seed: int) -
     rng = random.Random(seed)
     draws = 1 if k >= max(len(judged[it.id].samples) for it in items) else SUBSETS
     labels = [it.rating for it in items]
-    aucs = [roc_auc([_mean_at(judged[it.id], k, rng) for it in items], labels) for _ in range(draws)]
-    return {"n": len(items), "unjudged": 0, "metric": "ROC-AUC", "score": sum(aucs) / len(aucs)}
+    est = auc_bootstrap([[_mean_at(judged[it.id], k, rng) for it in items] for _ in range(draws)], labels, seed=seed)
+    return {"n": len(items), "unjudged": 0, "metric": "ROC-AUC", "score": est.value, "low": est.low, "high": est.high}
 
 
 def grm_rows(
