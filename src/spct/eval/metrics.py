@@ -77,7 +77,12 @@ def bootstrap(values: Sequence[float], resamples: int = 1000, seed: int = 0) -> 
     if not len(x):
         raise ValueError("no outcomes to average")
     means = np.random.default_rng(seed).choice(x, size=(resamples, len(x))).mean(axis=1)
-    return Estimate(float(x.mean()), len(x), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5)))
+    return _percentile_interval(float(x.mean()), len(x), means)
+
+
+def _percentile_interval(value: float, n: int, resampled: Sequence[float] | np.ndarray) -> Estimate:
+    low, high = np.percentile(resampled, [2.5, 97.5])
+    return Estimate(value, n, float(low), float(high))
 
 
 def section_scores(accuracy: dict[str, float], counts: dict[str, int]) -> dict[str, float]:
@@ -118,15 +123,16 @@ def auc_bootstrap(
     reads draw r mod len(draws), so the interval spans both. Resamples holding one label only
     are drawn again."""
     y = np.asarray(labels, dtype=bool)
-    value = float(np.mean([roc_auc(d, y) for d in draws]))
+    scores = [np.asarray(d, dtype=float) for d in draws]
+    value = float(np.mean([roc_auc(d, y) for d in scores]))
     rng = np.random.default_rng(seed)
     aucs: list[float] = []
     while len(aucs) < resamples:
         idx = rng.integers(len(y), size=len(y))
         if y[idx].all() or not y[idx].any():
             continue
-        aucs.append(roc_auc(np.asarray(draws[len(aucs) % len(draws)], dtype=float)[idx], y[idx]))
-    return Estimate(value, len(y), float(np.percentile(aucs, 2.5)), float(np.percentile(aucs, 97.5)))
+        aucs.append(roc_auc(scores[len(aucs) % len(scores)][idx], y[idx]))
+    return _percentile_interval(value, len(y), aucs)
 
 
 def overall(scores: dict[str, float]) -> float | None:
