@@ -16,8 +16,10 @@ judging prompts of `--min-tokens`..`--max-tokens` tokens, half from RewardBench'
 - rows: k = `--k` judgments of every item, each configuration on the same items: the naive loop (k
   `generate` calls per item); HF `generate(num_return_sequences=k)` one item at a time (one
   response order, each copy prefilled: the baseline a user writes first); spct batched across
-  items at two batch sizes; + prefix sharing (2 and 4 samples per order); + principles written
-  once from the query; the judgment cache (first run and rerun); the spct CLI as a user runs it
+  items at two batch sizes; + prefix sharing (2 and 4 samples per order); the faster of those with
+  every row of a batch kept until its longest ends (one `generate` call per batch, as spct decoded
+  before finished rows left the batch); + principles written once from the query; the judgment
+  cache (first run and rerun); the spct CLI as a user runs it
   (its peak RSS measured as a separate process). Per row: judgments/s, generated and prefilled
   tokens, peak RSS, parse rate and accuracy (few items: a sanity check, not a result).
 - dtype: `spct score`'s configuration (core/defaults.py) with fp32 and with bf16 weights: bf16 was
@@ -48,6 +50,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
 import psutil
 import torch
@@ -56,7 +59,7 @@ from rich.console import Console
 from transformers import DynamicCache
 
 from spct.backends.export import export
-from spct.backends.hf import HFBackend, bf16_is_fast, device_name, growing_cache
+from spct.backends.hf import AnyFinished, HFBackend, bf16_is_fast, device_name, growing_cache
 from spct.backends.local_server import free_port, local_server
 from spct.core.defaults import SCORING
 from spct.core.items import Item, Judgment
@@ -326,6 +329,14 @@ def rows(
     for p in (2, 4):
         run_row(f"share{p}", spct(f"+ prefix sharing: {k // p} orders x {p} samples", p, best_batch), done, save)
     per_order = max((2, 4), key=lambda p: done[f"share{p}"]["judgments/s"])  # the rows below share prefixes
+
+    def kept() -> dict:
+        never = lambda self, ids, scores, **kw: torch.zeros(ids.shape[0], dtype=torch.bool)  # noqa: E731
+        with mock.patch.object(AnyFinished, "__call__", never):
+            name = f"+ prefix sharing: {k // per_order} orders x {per_order} samples, every row kept to the longest"
+            return spct(name, per_order, best_batch)()
+
+    run_row("kept", kept, done, save)
     run_row(
         "query",
         spct(f"+ principles from the query ({per_order} per order)", per_order, best_batch, principle_mode="query"),
@@ -559,6 +570,13 @@ def report(args: argparse.Namespace, done: dict) -> None:
                 f"prefix sharing a gain on prompts of {args.min_tokens}-{args.max_tokens} tokens: "
                 f"{gains[2]:.2f}x (2 per order), {gains[4]:.2f}x (4 per order) against the same batch without "
                 f"({'met' if max(gains.values()) > 1 else 'not met'})"
+            )
+        if "kept" in done and "_best" in done:
+            share = done[f"share{done['_best']['per_order']}"]
+            gain = share["judgments/s"] / done["kept"]["judgments/s"]
+            targets.append(
+                f"finished rows leaving the batch (not a target of the issue): {gain:.2f}x the judgments/s of the same "
+                f"configuration with every row kept to the batch's longest"
             )
         if "cli" in done and "_weights" in done:
             weights, dtype = done["_weights"]["MiB"], done["_weights"]["dtype"]

@@ -103,7 +103,7 @@ def test_stop_at_eos_counts_it_but_drops_it_from_the_text(tiny_model_dir: Path):
     backend = HFBackend(str(tiny_model_dir), device="cpu")
     eos = backend.tokenizer.eos_token_id
     with torch.no_grad():  # a large eos embedding (tied to the output layer) makes eos likely
-        backend.model.get_input_embeddings().weight[eos] *= 100
+        backend.model.get_input_embeddings().weight[eos] *= 10
     out = backend.generate(PROMPTS, Sampling(n=4, temperature=1.0, max_new_tokens=12, seed=0))
     stopped = [c for cs in out for c in cs if c.finish_reason == "stop"]
     assert stopped and all(c.n_tokens <= 12 and "<|end|>" not in c.text for c in stopped)
@@ -128,6 +128,11 @@ def test_growing_cache_layer_holds_what_concatenation_holds():
         if step == 0:  # the samples of a shared prefill (`HFBackend._shared_prefill`)
             layer.batch_repeat_interleave(3)
             keys, values = keys.repeat_interleave(3, 0), values.repeat_interleave(3, 0)
+        if step == 2:  # finished sequences leave the batch (`HFBackend._decode`)
+            kept = torch.tensor([1, 2, 4])
+            layer.batch_select_indices(kept)
+            keys, values = keys[kept], values[kept]
+            assert torch.equal(layer.keys, keys) and torch.equal(layer.values, values)
 
 
 def test_greedy_tokens_match_transformers_generate(backend: HFBackend):
@@ -137,3 +142,27 @@ def test_greedy_tokens_match_transformers_generate(backend: HFBackend):
     )
     text = backend.tokenizer.decode(plain[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
     assert backend.generate(PROMPTS[1:2], GREEDY)[0][0].text == text
+
+
+def test_finished_rows_leave_the_batch_and_the_rest_decode_as_generate_does(monkeypatch: pytest.MonkeyPatch):
+    from spct.core.items import Item
+    from spct.grm import GRM, MINIATURE_MODEL
+
+    backend = HFBackend(MINIATURE_MODEL, device="cpu", dtype="float32", batch_size=8)
+    items = [Item.model_validate_json(line) for line in Path("examples/items.jsonl").read_text().splitlines()]
+    grm = GRM(backend=backend)
+    prompts = [grm.template_for(it).render(it, list(range(len(it.responses)))) for it in items]
+    inputs = backend.chat(prompts, padding=True, return_tensors="pt")
+    pad = backend.tokenizer.pad_token_id
+    plain = backend.model.generate(**inputs, do_sample=False, max_new_tokens=200, pad_token_id=pad)
+    expected = [backend._completion(row) for row in plain[:, inputs["input_ids"].shape[1] :].tolist()]
+    rows, generate = [], backend.model.generate
+
+    def recording(**kwargs):
+        rows.append(kwargs["input_ids"].shape[0])
+        return generate(**kwargs)
+
+    monkeypatch.setattr(backend.model, "generate", recording)
+    got = backend.generate(prompts, Sampling(n=1, temperature=0.0, max_new_tokens=200))
+    assert [c[0] for c in got] == expected
+    assert len({c.n_tokens for c in expected}) == len(items) == 5 and rows == [5, 4, 3, 2, 1]  # one leaves at each end

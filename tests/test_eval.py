@@ -400,3 +400,27 @@ def test_meta_rows_report_whether_the_meta_rm_tells_right_samples_from_wrong(
         f"meta RM ROC-AUC for a right sample (0.5: no better than chance): counted {separation:.2f}"
         in (tmp_path / "results.md").read_text()
     )
+
+
+def test_voting_figures_do_not_depend_on_the_order_of_the_items():
+    """Each item draws its k-subsets (and breaks its ties) from a generator of its own, so a run
+    read back in another order, or beside other items, gives the same voting@k."""
+    import random as rnd
+
+    from spct.core.items import Sample
+    from spct.core.vote import vote
+    from spct.eval.run import _auc_at, grm_rows
+
+    draw = rnd.Random(0)
+    pairs = [Item(id=f"p{n}", query="q", responses=["a", "b"], best=n % 2, meta={"subset": "s"}) for n in range(20)]
+    lone = [Item(id=f"r{n}", query="q", responses=["a"], rating=n % 2) for n in range(20)]
+    sampled = {}
+    for it in pairs + lone:
+        n = len(it.responses)
+        scores = [[draw.randint(1, 10) for _ in range(n)] for _ in range(6)]
+        sampled[it.id] = vote(it.id, n, [Sample(order=list(range(n)), text="", scores=s) for s in scores])
+    forward = grm_rows(_counted(pairs), pairs, sampled, sampled, [2, 3], meta=False, seed=0)
+    backward = grm_rows(_counted(pairs[::-1]), pairs[::-1], sampled, sampled, [2, 3], meta=False, seed=0)
+    assert 0 < forward["voting@2"]["score"] < 1
+    assert {k: r["score"] for k, r in forward.items()} == pytest.approx({k: r["score"] for k, r in backward.items()})
+    assert _auc_at(lone, sampled, 2, 0)["score"] == pytest.approx(_auc_at(lone[::-1], sampled, 2, 0)["score"])

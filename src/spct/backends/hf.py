@@ -126,7 +126,6 @@ class HFBackend:
         )
         per_prompt = 1 if greedy else sampling.n
         cancel = CANCEL.get()
-        stop = [Cancelled(cancel)] if cancel is not None else []
         results: list[list[Completion]] = []
         step = max(1, self.batch_size // per_prompt)
         starts = range(0, len(prompts), step)
@@ -139,21 +138,60 @@ class HFBackend:
             cache = growing_cache(self.model.config, sampling.max_new_tokens)
             if per_prompt > 1:
                 self._shared_prefill(cache, ids, mask, per_prompt)
-            output = self.model.generate(
-                input_ids=ids.repeat_interleave(per_prompt, 0),
-                attention_mask=mask.repeat_interleave(per_prompt, 0),
-                cache=cache,
-                max_new_tokens=sampling.max_new_tokens,
-                pad_token_id=self.tokenizer.pad_token_id,
-                stopping_criteria=stop,
-                **({"stop_strings": list(sampling.stop), "tokenizer": self.tokenizer} if sampling.stop else {}),
-                **options,
+            rows = self._decode(
+                ids.repeat_interleave(per_prompt, 0), mask.repeat_interleave(per_prompt, 0), cache, sampling, options
             )
-            completions = [self._completion(row, sampling.stop) for row in output[:, ids.shape[1] :].tolist()]
+            completions = [self._completion(row, sampling.stop) for row in rows]
             for i in range(0, len(completions), per_prompt):
                 group = completions[i : i + per_prompt]
                 results.append(group * sampling.n if greedy else group)
         return results
+
+    def _decode(
+        self, ids: torch.Tensor, mask: torch.Tensor, cache: DynamicCache, sampling: Sampling, options: dict
+    ) -> list[list[int]]:
+        """Each row's new tokens. One `generate` call decodes every row until the longest ends:
+        judgments of 80 tokens waited on one of 320 (docs/performance.md). Here a call ends at
+        the step a row finishes (`AnyFinished`); the finished rows leave the batch and its cache,
+        and the rest continue from the cache in the next call, whose first step feeds only their
+        last token."""
+        tokens: list[list[int]] = [[] for _ in range(len(ids))]
+        active, budget = list(range(len(ids))), sampling.max_new_tokens
+        cancel = CANCEL.get()
+        stopping = [Cancelled(cancel)] if cancel is not None else []
+        stopping.append(AnyFinished(self.eos_ids | {self.tokenizer.pad_token_id}))
+        if sampling.stop:
+            options = {**options, "stop_strings": list(sampling.stop), "tokenizer": self.tokenizer}
+        while active and budget > 0:
+            output = self.model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                cache=cache,
+                max_new_tokens=budget,
+                pad_token_id=self.tokenizer.pad_token_id,
+                stopping_criteria=stopping,
+                **options,
+            )
+            new = output[:, ids.shape[1] :]
+            budget -= new.shape[1]
+            keep = []
+            for i, row in enumerate(new.tolist()):
+                tokens[active[i]] += row
+                if not self._ended(tokens[active[i]], sampling.stop):
+                    keep.append(i)
+            if cancel is not None and cancel.is_set():
+                break
+            if len(keep) < len(active):
+                cache.batch_select_indices(torch.tensor(keep))
+            ids, mask = output[keep], torch.cat([mask, torch.ones_like(new)], 1)[keep]
+            active = [active[i] for i in keep]
+        return tokens
+
+    def _ended(self, tokens: list[int], stop: tuple[str, ...]) -> bool:
+        """Whether a row has produced an eos token or one of the stop strings."""
+        if any(t in self.eos_ids for t in tokens):
+            return True
+        return bool(stop) and any(s in self.tokenizer.decode(tokens, skip_special_tokens=True) for s in stop)
 
     def _shared_prefill(self, cache: DynamicCache, ids: torch.Tensor, mask: torch.Tensor, n: int) -> None:
         """Run each prompt through the model once into `cache` and give its n samples copies of
@@ -220,6 +258,18 @@ class GrowingLayer(DynamicLayer):
             buffer.view(batch, repeats, *shape[1:])[..., :n, :] = old[:, None]
         self.keys, self.values = room[0][..., :n, :], room[1][..., :n, :]
 
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        """Keep the sequences at `indices` (ascending), moved down within the buffer: the rows of
+        finished sequences leave the batch without a new allocation or a copy of the kept rows
+        that are already in place."""
+        n, keep = self.get_seq_length(), indices.tolist()
+        for buffer in self.room:
+            for row, old in enumerate(keep):
+                if row != old:
+                    buffer[row, ..., :n, :] = buffer[old, ..., :n, :]
+        self.room = (self.room[0][: len(keep)], self.room[1][: len(keep)])
+        self.keys, self.values = self.room[0][..., :n, :], self.room[1][..., :n, :]
+
     def _allocate(self, like: torch.Tensor, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
         """New (keys, values) buffers of `shape`, `like`'s dtype and device, kept as the room."""
         self.room = (like.new_empty(shape), like.new_empty(shape))
@@ -231,6 +281,18 @@ def growing_cache(config: PretrainedConfig, reserve: int) -> DynamicCache:
     cache = DynamicCache(config=config)
     cache.layers = [GrowingLayer(reserve) if type(layer) is DynamicLayer else layer for layer in cache.layers]
     return cache
+
+
+class AnyFinished(StoppingCriteria):
+    """Ends `generate` at the step one of its rows produces an end token (eos, or the padding
+    `generate` writes after a stop string), so that `HFBackend._decode` can drop that row."""
+
+    def __init__(self, ends: set[int]) -> None:
+        self.ends = torch.tensor(sorted(ends))
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
+        done = bool(torch.isin(input_ids[:, -1], self.ends.to(input_ids.device)).any())
+        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
 
 class Cancelled(StoppingCriteria):

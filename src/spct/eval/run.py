@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from spct.backends.base import Backend
@@ -118,6 +119,12 @@ def summarise(bench: Benchmark, items: list[Item], values: dict[str, float | Non
     return {**result, "low": est.low, "high": est.high, "subsets": subsets, **bench.aggregate(by_subset)}
 
 
+def item_rng(seed: int, *keys: object) -> random.Random:
+    """A generator of its own per item (and k): a figure reads the same whatever the order or the
+    company of the items it is computed over (one shared generator moved voting@k by points)."""
+    return random.Random("-".join(map(str, (seed, *keys))))
+
+
 def _mean_at(judgment: Judgment, k: int, rng: random.Random) -> float:
     """The mean valid score of a random k-subset of the samples (-inf when none parsed)."""
     samples = judgment.samples if k >= len(judgment.samples) else rng.sample(judgment.samples, k)
@@ -128,10 +135,11 @@ def _mean_at(judgment: Judgment, k: int, rng: random.Random) -> float:
 def _auc_at(items: list[Item], judged: dict[str, Judgment], k: int, seed: int) -> dict:
     """ROC-AUC of voting@k: not a mean of per-item values, so the AUC of one k-subset per item,
     averaged over draws."""
-    rng = random.Random(seed)
+    rngs = {it.id: item_rng(seed, k, it.id) for it in items}
     draws = 1 if k >= max(len(judged[it.id].samples) for it in items) else SUBSETS
     labels = [it.rating for it in items]
-    est = auc_bootstrap([[_mean_at(judged[it.id], k, rng) for it in items] for _ in range(draws)], labels, seed=seed)
+    means = [[_mean_at(judged[it.id], k, rngs[it.id]) for it in items] for _ in range(draws)]
+    est = auc_bootstrap(means, labels, seed=seed)
     return {"n": len(items), "unjudged": 0, "metric": "ROC-AUC", "score": est.value, "low": est.low, "high": est.high}
 
 
@@ -147,30 +155,34 @@ def grm_rows(
 ) -> dict[str, dict]:
     """greedy, voting@k and (with meta scores on the samples) meta@k for one benchmark. A tie at
     the top is broken at random (`ties="random"`, the paper's evaluation) or wrong ("strict")."""
-    rng = random.Random(seed)
 
-    def won(j: Judgment, it: Item) -> float:
+    def won(j: Judgment, it: Item, rng: random.Random) -> float:
         if bench.value is not None:
             return bench.value(j.rewards, it)
         if it.best is None:  # a lone response among pairs (the miniature): its score must round to the rating
             return float(judgment_correct(j, it))
         return outcome(j.rewards, it.best, ties, rng)
 
+    def at(k: int, pick: Callable[..., float]) -> dict[str, float]:
+        """Each item's accuracy of `pick` (voting or meta voting) over k of its samples."""
+        values = {}
+        for it in items:
+            rng = item_rng(seed, k, it.id)
+            values[it.id] = pick(sampled[it.id], it, k, rng, rule=lambda j, i, rng=rng: won(j, i, rng))
+        return values
+
     if bench.metric == "ROC-AUC":
         rows = {"greedy": summarise(bench, items, {it.id: _mean_score(greedy[it.id]) for it in items}, seed)}
         rows.update({f"voting@{k}": _auc_at(items, sampled, k, seed) for k in ks} if sampled else {})
         return rows
-    rows = {"greedy": summarise(bench, items, {it.id: won(greedy[it.id], it) for it in items}, seed)}
+    greedy_won = {it.id: won(greedy[it.id], it, item_rng(seed, it.id)) for it in items}
+    rows = {"greedy": summarise(bench, items, greedy_won, seed)}
     for k in ks if sampled else []:
-        rows[f"voting@{k}"] = summarise(
-            bench, items, {it.id: vote_at(sampled[it.id], it, k, rng, rule=won) for it in items}, seed
-        )
+        rows[f"voting@{k}"] = summarise(bench, items, at(k, vote_at), seed)
     if sampled and meta:
         separation = meta_separation(items, sampled)
         for k in [k for k in ks if k > 1]:
-            rows[f"meta@{k}"] = summarise(
-                bench, items, {it.id: meta_at(sampled[it.id], it, k, rng, rule=won) for it in items}, seed
-            ) | {"meta RM ROC-AUC": separation}
+            rows[f"meta@{k}"] = summarise(bench, items, at(k, meta_at), seed) | {"meta RM ROC-AUC": separation}
     return rows
 
 
@@ -322,7 +334,6 @@ def _baseline(bench: Benchmark, items: list[Item], model: str, seed: int, ties: 
     """A scalar baseline's one row: its rewards, a tie read like the GRM's."""
     from spct.train.baseline import rewards
 
-    rng = random.Random(seed)
     rated = bench.metric == "ROC-AUC"  # ranks the raw rewards of lone responses
     given = dict(zip([it.id for it in items], rewards(model, items, ranked=rated), strict=True))
     values: dict[str, float | None] = {}
@@ -333,7 +344,8 @@ def _baseline(bench: Benchmark, items: list[Item], model: str, seed: int, ties: 
         elif bench.value is not None:
             values[it.id] = bench.value(r, it)
         else:  # a lone response among pairs: the baseline's 0/1 reading against the rating
-            values[it.id] = float(is_correct(r, it)) if it.best is None else outcome(r, it.best, ties, rng)
+            tie = item_rng(seed, it.id)
+            values[it.id] = float(is_correct(r, it)) if it.best is None else outcome(r, it.best, ties, tie)
     records = [
         _item_record(bench.name, it, {"scalar": None if rated else values[it.id]}, rewards=given[it.id]) for it in items
     ]
