@@ -153,10 +153,11 @@ class HFBackend:
     ) -> list[list[int]]:
         """Each row's new tokens. One `generate` call decodes every row until the longest ends:
         judgments of 80 tokens waited on one of 320 (docs/performance.md). On a CPU, where a
-        decode step's cost grows with its rows (bf16 here: 50 ms at 1, 150 ms at 32), a call ends at the step a
-        row finishes (`AnyFinished`); the finished rows leave the batch and its cache, and the rest
-        continue from the cache in the next call, whose first step feeds only their last token.
-        On a GPU a step costs about the same at any batch size, so one call decodes them all."""
+        decode step's cost grows with its rows (bf16 here: 50 ms at 1, 150 ms at 32), a call
+        ends at the step a row finishes (`AnyFinished`); the finished rows leave the batch and
+        its cache, and the rest continue from the cache in the next call, whose first step feeds
+        only their last token. On a GPU a step costs about the same at any batch size, so one
+        call decodes them all."""
         tokens: list[list[int]] = [[] for _ in range(len(ids))]
         active, budget = list(range(len(ids))), sampling.max_new_tokens
         cancel = CANCEL.get()
@@ -165,7 +166,7 @@ class HFBackend:
             stopping.append(AnyFinished(self.eos_ids | {self.tokenizer.pad_token_id}))
         if sampling.stop:
             options = {**options, "stop_strings": list(sampling.stop), "tokenizer": self.tokenizer}
-        while active and budget > 0:
+        while budget > 0:
             output = self.model.generate(
                 input_ids=ids,
                 attention_mask=mask,
@@ -182,7 +183,7 @@ class HFBackend:
                 tokens[active[i]] += row
                 if not self._ended(tokens[active[i]], sampling.stop):
                     keep.append(i)
-            if cancel is not None and cancel.is_set():
+            if not keep or (cancel is not None and cancel.is_set()):
                 break
             if len(keep) < len(active):
                 cache.batch_select_indices(torch.tensor(keep))
