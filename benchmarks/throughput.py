@@ -96,14 +96,18 @@ def pick_items(data: Path, n: int, lo: int, hi: int, backend: HFBackend, seed: i
 
 
 @contextmanager
-def peak_rss(every: float = 0.05):
-    """The process's peak resident memory in MiB over the block, sampled every `every` s."""
-    process, done = psutil.Process(), threading.Event()
+def peak_rss(pid: int | None = None, every: float = 0.05):
+    """The peak resident memory in MiB of process `pid` (this one by default) over the block,
+    sampled every `every` s."""
+    process, done = psutil.Process(pid), threading.Event()
     peak = [process.memory_info().rss]
 
     def watch() -> None:
         while not done.wait(every):
-            peak[0] = max(peak[0], process.memory_info().rss)
+            try:
+                peak[0] = max(peak[0], process.memory_info().rss)
+            except psutil.NoSuchProcess:  # a child that has exited
+                return
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
@@ -257,7 +261,8 @@ def num_return_sequences(backend: HFBackend, grm: GRM, items: list[Item], k: int
 
 
 def cli_row(model: str, items: list[Item], k: int, max_new_tokens: int, tmp: Path) -> dict:
-    """`spct score` at k as a user runs it, in its own process: wall time and peak RSS (`wait4`)."""
+    """`spct score` at k as a user runs it, in its own process: wall time and peak RSS, sampled
+    (not `wait4`'s: on Linux a child's maximum RSS starts from this process's at the fork)."""
     source = tmp / "items.jsonl"
     source.write_text("".join(it.model_dump_json() + "\n" for it in items))
     spct = Path(sys.executable).parent / "spct"
@@ -265,13 +270,14 @@ def cli_row(model: str, items: list[Item], k: int, max_new_tokens: int, tmp: Pat
     command += ["--max-new-tokens", str(max_new_tokens), "--model", model]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
+    with peak_rss(process.pid) as rss:
+        status = process.wait()
     seconds = time.perf_counter() - start
     if status:
         raise RuntimeError(f"{' '.join(command)} exited with {status}")
     judgments = [Judgment.model_validate_json(line) for line in (tmp / "scored.jsonl").read_text().splitlines()]
     row = summary("spct score (CLI defaults, own process)", items, judgments, seconds, None)
-    row["peak RSS MiB"] = usage.ru_maxrss / 1024
+    row["peak RSS MiB"] = rss["peak RSS MiB"]
     return row
 
 
