@@ -516,6 +516,11 @@ def adaptive(args: argparse.Namespace, items: list[Item], done: dict, save: Call
         suffix = f" (confidence {confidence})"
         row[f"adaptive@32{suffix}"] = sum(ok for ok, _ in replays) / len(items)
         row[f"adaptive samples per item{suffix}"] = sum(used for _, used in replays) / len(items)
+        same = [
+            vote(it.id, len(it.responses), j.samples[:used], "adaptive", k=32).best == j.best
+            for (j, it), (_, used) in zip(pairs, replays, strict=True)
+        ]
+        row[f"same verdict as voting@32{suffix}"] = sum(same) / len(items)
     save("adaptive", row | {"judgments": [j.model_dump(mode="json") for j in judgments]})
 
 
@@ -620,7 +625,7 @@ def report(args: argparse.Namespace, done: dict) -> None:
             ax.barh([r["configuration"] for r in bars][::-1], [r["judgments/s"] for r in bars][::-1])
     if "adaptive" in done:
         a = {key: v for key, v in done["adaptive"].items() if key != "judgments"}
-        accuracies = tuple(key for key in a if key.startswith(("voting@", "adaptive@")))
+        accuracies = tuple(key for key in a if key.startswith(("voting@", "adaptive@", "same verdict")))
         section("Adaptive voting against voting@32 (one pass at k = 32, replayed)", [a], accuracies)
         for confidence in CONFIDENCES:
             suffix = f" (confidence {confidence})"
