@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -127,6 +128,12 @@ class HFBackend:
         )
         per_prompt = 1 if greedy else sampling.n
         cancel = CANCEL.get()
+        stopping = [Cancelled(cancel)] if cancel is not None else []
+        if self.model.device.type == "cpu":  # finished rows leave the batch (`_decode`)
+            stopping.append(AnyFinished(self.eos_ids | {self.tokenizer.pad_token_id}))
+        options["stopping_criteria"] = stopping
+        if sampling.stop:
+            options |= {"stop_strings": list(sampling.stop), "tokenizer": self.tokenizer}
         results: list[list[Completion]] = []
         step = max(1, self.batch_size // per_prompt)
         starts = range(0, len(prompts), step)
@@ -140,7 +147,12 @@ class HFBackend:
             if per_prompt > 1:
                 self._shared_prefill(cache, ids, mask, per_prompt)
             rows = self._decode(
-                ids.repeat_interleave(per_prompt, 0), mask.repeat_interleave(per_prompt, 0), cache, sampling, options
+                ids.repeat_interleave(per_prompt, 0),
+                mask.repeat_interleave(per_prompt, 0),
+                cache,
+                sampling,
+                options,
+                cancel,
             )
             completions = [self._completion(row, sampling.stop) for row in rows]
             for i in range(0, len(completions), per_prompt):
@@ -149,7 +161,13 @@ class HFBackend:
         return results
 
     def _decode(
-        self, ids: torch.Tensor, mask: torch.Tensor, cache: DynamicCache, sampling: Sampling, options: dict
+        self,
+        ids: torch.Tensor,
+        mask: torch.Tensor,
+        cache: DynamicCache,
+        sampling: Sampling,
+        options: dict,
+        cancel: threading.Event | None,
     ) -> list[list[int]]:
         """Each row's new tokens. One `generate` call decodes every row until the longest ends:
         judgments of 80 tokens waited on one of 320 (docs/performance.md). On a CPU, where a
@@ -160,12 +178,6 @@ class HFBackend:
         call decodes them all."""
         tokens: list[list[int]] = [[] for _ in range(len(ids))]
         active, budget = list(range(len(ids))), sampling.max_new_tokens
-        cancel = CANCEL.get()
-        stopping = [Cancelled(cancel)] if cancel is not None else []
-        if self.model.device.type == "cpu":
-            stopping.append(AnyFinished(self.eos_ids | {self.tokenizer.pad_token_id}))
-        if sampling.stop:
-            options = {**options, "stop_strings": list(sampling.stop), "tokenizer": self.tokenizer}
         while budget > 0:
             output = self.model.generate(
                 input_ids=ids,
@@ -173,7 +185,6 @@ class HFBackend:
                 cache=cache,
                 max_new_tokens=budget,
                 pad_token_id=self.tokenizer.pad_token_id,
-                stopping_criteria=stopping,
                 **options,
             )
             new = output[:, ids.shape[1] :]
