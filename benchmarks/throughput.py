@@ -16,9 +16,10 @@ judging prompts of `--min-tokens`..`--max-tokens` tokens, half from RewardBench'
 - rows: k = `--k` judgments of every item, each configuration on the same items: the naive loop (k
   `generate` calls per item); HF `generate(num_return_sequences=k)` one item at a time (one
   response order, each copy prefilled: the baseline a user writes first); spct batched across
-  items at two batch sizes; + prefix sharing (2 and 4 samples per order); the faster of those with
-  every row of a batch kept until its longest ends (one `generate` call per batch, as spct decoded
-  before finished rows left the batch); + principles written once from the query; the judgment
+  items at two batch sizes; + prefix sharing (2 and 4 samples per order) at both; the fastest of
+  those with every row of a batch kept until its longest ends (one `generate` call per batch, as
+  spct decoded before finished rows left the batch), and with the prompt's cache copied to each
+  sample (as spct did before its samples read it once); + principles written once from the query; the judgment
   cache (first run and rerun); the spct CLI as a user runs it
   (its peak RSS measured as a separate process). Per row: judgments/s, generated and prefilled
   tokens, peak RSS, parse rate and accuracy (few items: a sanity check, not a result).
@@ -29,7 +30,7 @@ judging prompts of `--min-tokens`..`--max-tokens` tokens, half from RewardBench'
   by this script when missing, about 13 min) on the default exported as an f16 GGUF: raw
   concurrent chat requests against spct's openai backend at the same concurrency.
 - adaptive: one pass at k = 32 in the best configuration, read as voting@32 and replayed as
-  adaptive voting (rounds of 4, confidence 0.8, 0.9 and 0.95): accuracy and samples used.
+  adaptive voting (rounds of 4 and 8, confidence 0.8, 0.9 and 0.95): accuracy and samples used.
 
 Every part appends its rows to `<out>.json` as it ends; a rerun skips what is there (`--fresh`
 starts over). Prints the tables and writes `<out>.md` and `<out>.png`.
@@ -330,11 +331,13 @@ def rows(
     }
     for name, fn in plan.items():
         run_row(name, fn, done, save)
-    batched = {small: "batched-small", large: "batched-large"}
-    best_batch = max(batched, key=lambda b: done[batched[b]]["judgments/s"])
-    for p in (2, 4):
-        run_row(f"share{p}", spct(f"+ prefix sharing: {k // p} orders x {p} samples", p, best_batch), done, save)
-    per_order = max((2, 4), key=lambda p: done[f"share{p}"]["judgments/s"])  # the rows below share prefixes
+    for b in (small, large):
+        for p in (2, 4):
+            name = f"+ prefix sharing: {k // p} orders x {p} samples, {b} items per call ({b * k} sequences)"
+            run_row(f"share{p}-{b}", spct(name, p, b), done, save)
+    best_batch, per_order = max(
+        ((b, p) for b in (small, large) for p in (2, 4)), key=lambda bp: done[f"share{bp[1]}-{bp[0]}"]["judgments/s"]
+    )  # the rows below are the fastest sharing configuration, with one thing changed
 
     def kept() -> dict:
         never = lambda self, ids, scores, **kw: torch.zeros(ids.shape[0], dtype=torch.bool)  # noqa: E731
@@ -342,6 +345,15 @@ def rows(
             name = f"+ prefix sharing: {k // per_order} orders x {per_order} samples, every row kept to the longest"
             return spct(name, per_order, best_batch)()
 
+    def copied() -> dict:
+        unshared = lambda config, reserve, share: growing_cache(config, reserve)  # noqa: E731
+        with mock.patch("spct.backends.hf.growing_cache", unshared):
+            name = (
+                f"+ prefix sharing: {k // per_order} orders x {per_order} samples, the prompt's cache copied per sample"
+            )
+            return spct(name, per_order, best_batch)()
+
+    run_row("copied", copied, done, save)
     run_row("kept", kept, done, save)
     run_row(
         "query",
@@ -494,11 +506,12 @@ def served(args: argparse.Namespace, items: list[Item], done: dict, save: Callab
 
 
 CONFIDENCES = (0.8, 0.9, 0.95)  # adaptive voting's replays (the default: SCORING.confidence)
+ROUND_SIZES = (4, 8)  # draws per round; the default SCORING.round_size
 
 
 def adaptive(args: argparse.Namespace, items: list[Item], done: dict, save: Callable[[str, dict], None]) -> None:
     """One pass at k = 32 in the best configuration of the rows (`spct score`'s when they did not
-    run), read as voting@32 and replayed as adaptive@32 at each of `CONFIDENCES`."""
+    run), read as voting@32 and replayed as adaptive@32 at each of `ROUND_SIZES` and `CONFIDENCES`."""
     if "adaptive" in done:
         return
     best = done.get("_best", {"item_batch": SCORING.batch_size, "per_order": SCORING.per_order})
@@ -511,16 +524,17 @@ def adaptive(args: argparse.Namespace, items: list[Item], done: dict, save: Call
         "seconds at k = 32": round(seconds, 1),
         "voting@32": sum(judgment_correct(j, it) for j, it in pairs) / len(items),
     }
-    for confidence in CONFIDENCES:
-        replays = [adaptive_at(j, it, 32, grm.template_for(it).score_range, confidence=confidence) for j, it in pairs]
-        suffix = f" (confidence {confidence})"
-        row[f"adaptive@32{suffix}"] = sum(ok for ok, _ in replays) / len(items)
-        row[f"adaptive samples per item{suffix}"] = sum(used for _, used in replays) / len(items)
-        same = [
-            vote(it.id, len(it.responses), j.samples[:used], "adaptive", k=32).best == j.best
-            for (j, it), (_, used) in zip(pairs, replays, strict=True)
-        ]
-        row[f"same verdict as voting@32{suffix}"] = sum(same) / len(items)
+    for rounds in ROUND_SIZES:
+        for confidence in CONFIDENCES:
+            replays = [adaptive_at(j, it, 32, grm.template_for(it).score_range, rounds, confidence) for j, it in pairs]
+            suffix = f" (rounds of {rounds}, confidence {confidence})"
+            row[f"adaptive@32{suffix}"] = sum(ok for ok, _ in replays) / len(items)
+            row[f"adaptive samples per item{suffix}"] = sum(used for _, used in replays) / len(items)
+            same = [
+                vote(it.id, len(it.responses), j.samples[:used], "adaptive", k=32).best == j.best
+                for (j, it), (_, used) in zip(pairs, replays, strict=True)
+            ]
+            row[f"same verdict as voting@32{suffix}"] = sum(same) / len(items)
     save("adaptive", row | {"judgments": [j.model_dump(mode="json") for j in judgments]})
 
 
@@ -568,28 +582,30 @@ def report(args: argparse.Namespace, done: dict) -> None:
         if "nrs" in done:
             for r in table_rows:
                 r["vs num_return_sequences"] = r["judgments/s"] / done["nrs"]["judgments/s"]
-            uncached = [n for n in names if n not in ("naive", "nrs", "cache-first", "cache-rerun", "cli")]
+            uncached = [n for n in names if n.startswith(("batched", "share"))]  # spct's configurations, one mode
             best = max(uncached, key=lambda n: done[n]["judgments/s"])
             ratio = done[best]["judgments/s"] / done["nrs"]["judgments/s"]
             targets.append(
                 f"best spct configuration ({done[best]['configuration']}) at least 2x num_return_sequences: "
                 f"{ratio:.2f}x ({'met' if ratio >= 2 else 'not met'})"
             )
-        if "_best" in done and all(f"share{p}" in done for p in (2, 4)):
-            plain = max((done["batched-small"], done["batched-large"]), key=lambda r: r["judgments/s"])
-            gains = {p: done[f"share{p}"]["judgments/s"] / plain["judgments/s"] for p in (2, 4)}
-            targets.append(
-                f"prefix sharing a gain on prompts of {args.min_tokens}-{args.max_tokens} tokens: "
-                f"{gains[2]:.2f}x (2 per order), {gains[4]:.2f}x (4 per order) against the same batch without "
-                f"({'met' if max(gains.values()) > 1 else 'not met'})"
-            )
-        if "kept" in done and "_best" in done:
-            share = done[f"share{done['_best']['per_order']}"]
-            gain = share["judgments/s"] / done["kept"]["judgments/s"]
-            targets.append(
-                f"finished rows leaving the batch (not a target of the issue): {gain:.2f}x the judgments/s of the same "
-                f"configuration with every row kept to the batch's longest"
-            )
+        if "_best" in done:
+            best = done["_best"]
+            share = done[f"share{best['per_order']}-{best['item_batch']}"]
+            batches = sorted({int(n.split("-")[1]) for n in done if n.startswith("share2-")})  # capped at the items
+            for b, plain in zip(batches, ("batched-small", "batched-large"), strict=True):
+                gains = {p: done[f"share{p}-{b}"]["judgments/s"] / done[plain]["judgments/s"] for p in (2, 4)}
+                targets.append(
+                    f"prefix sharing a gain on prompts of {args.min_tokens}-{args.max_tokens} tokens, {b} items per "
+                    f"call: {gains[2]:.2f}x (2 per order), {gains[4]:.2f}x (4 per order) against the same batch "
+                    f"without ({'met' if max(gains.values()) > 1 else 'not met'})"
+                )
+            for row, what in (("kept", "finished rows leaving the batch"), ("copied", "the prompt's cache read once")):
+                if row in done:
+                    targets.append(
+                        f"{what} (not a target of the issue): {share['judgments/s'] / done[row]['judgments/s']:.2f}x "
+                        f"the judgments/s of the same configuration without ({done[row]['configuration']})"
+                    )
         if "cli" in done and "_weights" in done:
             weights, dtype = done["_weights"]["MiB"], done["_weights"]["dtype"]
             beyond = done["cli"]["peak RSS MiB"] - weights
@@ -627,17 +643,18 @@ def report(args: argparse.Namespace, done: dict) -> None:
         a = {key: v for key, v in done["adaptive"].items() if key != "judgments"}
         accuracies = tuple(key for key in a if key.startswith(("voting@", "adaptive@", "same verdict")))
         section("Adaptive voting against voting@32 (one pass at k = 32, replayed)", [a], accuracies)
-        for confidence in CONFIDENCES:
-            suffix = f" (confidence {confidence})"
-            if f"adaptive@32{suffix}" not in a:  # a run from before the replays at several confidences
-                continue
-            gap = 100 * (a["voting@32"] - a[f"adaptive@32{suffix}"])
-            share = a[f"adaptive samples per item{suffix}"] / 32
-            targets.append(
-                f"adaptive (confidence {confidence}) within 0.5 points of voting@32 with at most 40% of its samples: "
-                f"{abs(gap):.1f} points {'below' if gap > 0 else 'above'}, {100 * share:.0f}% of the samples "
-                f"({'met' if gap <= 0.5 and share <= 0.4 else 'not met'}; {a['items']} items)"
-            )
+        for rounds in ROUND_SIZES:
+            for confidence in CONFIDENCES:
+                suffix = f" (rounds of {rounds}, confidence {confidence})"
+                if f"adaptive@32{suffix}" not in a:  # a run from before the replays at several settings
+                    continue
+                gap = 100 * (a["voting@32"] - a[f"adaptive@32{suffix}"])
+                share = a[f"adaptive samples per item{suffix}"] / 32
+                targets.append(
+                    f"adaptive{suffix} within 0.5 points of voting@32 with at most 40% of its samples: "
+                    f"{abs(gap):.1f} points {'below' if gap > 0 else 'above'}, {100 * share:.0f}% of the samples "
+                    f"({'met' if gap <= 0.5 and share <= 0.4 else 'not met'}; {a['items']} items)"
+                )
     md.extend(["## Targets (ratios from this run)\n", *[f"- {t}" for t in targets], ""])
     console.print(*targets, sep="\n")
     args.out.with_suffix(".md").write_text("\n".join(md) + "\n")

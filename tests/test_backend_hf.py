@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from spct.backends import BackendError, Sampling, load_backend
-from spct.backends.hf import GrowingLayer, HFBackend
+from spct.backends.hf import (
+    SHARED_PREFIX,
+    GrowingLayer,
+    HFBackend,
+    SharedKV,
+    prompt_layout,
+    shared_prefix_attention,
+)
 
 PROMPTS = [
     [{"role": "user", "content": "Is the answer clear?"}],
@@ -133,6 +140,79 @@ def test_growing_cache_layer_holds_what_concatenation_holds():
             layer.batch_select_indices(kept)
             keys, values = keys[kept], values[kept]
             assert torch.equal(layer.keys, keys) and torch.equal(layer.values, values)
+
+
+def test_shared_layer_holds_each_prompt_once_and_drops_it_with_its_last_row():
+    torch.manual_seed(0)
+    layer, prompt_keys = GrowingLayer(reserve=2, share=True), torch.randn(3, 2, 5, 4)
+    layer.update(prompt_keys, prompt_keys + 1)  # a prefill of 3 prompts
+    layer.batch_repeat_interleave(2)  # 2 samples of each
+    steps = [torch.randn(6, 2, 1, 4) for _ in range(3)]  # past the room once
+    for step in steps:
+        keys, values = layer.update(step, step + 1)
+    assert isinstance(keys, SharedKV) and torch.equal(keys.prefix, prompt_keys)  # once per prompt
+    assert torch.equal(keys.suffix, torch.cat(steps, -2)) and torch.equal(values.suffix, keys.suffix + 1)
+    assert layer.get_seq_length() == 5 + 3
+    layer.batch_select_indices(torch.tensor([0, 1, 5]))  # prompt 1's rows both finished, prompt 2 keeps one
+    keys, _ = layer.update(*(2 * [torch.randn(3, 2, 1, 4)]))
+    assert torch.equal(keys.prefix, prompt_keys[[0, 2]]) and keys.suffix.shape == (3, 2, 4, 4)
+    assert keys.slots.tolist() == [0, 1, 2] and keys.firsts.tolist() == [0, 2] and keys.per_prompt == 2
+
+
+@pytest.mark.parametrize("length", [1, 2])
+def test_shared_prefix_attention_is_sdpa_over_the_whole_cache(length: int):
+    """Grouped queries (6 heads reading 2), prompts of different padding, prompts keeping 3, 1 and
+    2 rows, one query (a decode step) or two (causal among themselves)."""
+    from types import SimpleNamespace
+
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    torch.manual_seed(0)
+    prompts, kv_heads, before, since, width = 3, 2, 7, 4, 8
+    prompt = torch.tensor([0, 0, 0, 1, 2, 2])
+    rows, heads = len(prompt), 3 * kv_heads
+    module = SimpleNamespace(num_key_value_groups=heads // kv_heads, is_causal=True, training=False)
+    prefix = [torch.randn(prompts, kv_heads, before, width) for _ in "kv"]
+    suffix = [torch.randn(rows, kv_heads, since, width) for _ in "kv"]
+    query = torch.randn(rows, heads, length, width)
+    mask = torch.ones(rows, 1, length, before + since, dtype=torch.bool)
+    mask[:3, ..., :2] = False  # prompt 0 left-padded by 2, prompt 2 by 1
+    mask[4:, ..., :1] = False
+    mask[..., before:] = torch.ones(length, since, dtype=torch.bool).tril(since - length)  # the new queries: causal
+    whole = [torch.cat([p[prompt], s], -2) for p, s in zip(prefix, suffix, strict=True)]
+    expected, _ = sdpa_attention_forward(module, query, *whole, mask, scaling=width**-0.5)
+    layout = prompt_layout(prompt)
+    key, value = (SharedKV(p, s, *layout) for p, s in zip(prefix, suffix, strict=True))
+    got, _ = shared_prefix_attention(module, query, key, value, mask, scaling=width**-0.5)
+    assert got.shape == expected.shape == (rows, length, heads, width)
+    torch.testing.assert_close(got, expected)
+
+
+def test_samples_reading_their_prompt_once_decode_as_with_a_copy_each(tiny_model_dir: Path, monkeypatch):
+    """A model with grouped queries (4 heads reading 2), sampled: the same tokens whether each
+    sample's cache holds its prompt (sdpa) or the samples read it once (`SHARED_PREFIX`)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+    from transformers.modeling_utils import AttentionInterface
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    config = LlamaConfig.from_pretrained(tiny_model_dir, num_key_value_heads=2)
+    torch.manual_seed(0)
+    folder = tiny_model_dir.parent / "grouped-queries"
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    backend = HFBackend(str(folder), device="cpu", batch_size=8)
+    shared = []
+
+    def spy(module, query, key, *rest, **kw):
+        shared.append(isinstance(key, SharedKV))
+        return shared_prefix_attention(module, query, key, *rest, **kw)
+
+    monkeypatch.setitem(AttentionInterface._global_mapping, SHARED_PREFIX, spy)
+    sampling = Sampling(n=4, temperature=1.0, max_new_tokens=16, seed=3)
+    once = backend.generate(PROMPTS, sampling)
+    assert any(shared)
+    backend.model.set_attn_implementation("sdpa")
+    assert backend.generate(PROMPTS, sampling) == once
 
 
 def test_greedy_tokens_match_transformers_generate(backend: HFBackend):

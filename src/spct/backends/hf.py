@@ -14,11 +14,21 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from tqdm import tqdm
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, PretrainedConfig, StoppingCriteria
+from transformers import (
+    AttentionInterface,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    DynamicCache,
+    PretrainedConfig,
+    StoppingCriteria,
+)
 from transformers.cache_utils import DynamicLayer
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from spct.backends.base import CANCEL, BackendError, Completion, Messages, Sampling, continues
 from spct.backends.pretrained import resolve
@@ -74,6 +84,8 @@ class HFBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model.to(device)
         cpu = self.model.device.type == "cpu"
+        if cpu:  # the samples of a prompt read its cache once a step (`GrowingLayer`)
+            self.model.set_attn_implementation(SHARED_PREFIX)
         self.batch_size = batch_size or (SCORING.sequences if cpu else SCORING.gpu_sequences)
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos])
@@ -143,7 +155,9 @@ class HFBackend:
                 continue
             inputs = self.chat(prompts[start : start + step], padding=True, return_tensors="pt").to(self.model.device)
             ids, mask = inputs["input_ids"], inputs["attention_mask"]
-            cache = growing_cache(self.model.config, sampling.max_new_tokens)
+            cache = growing_cache(
+                self.model.config, sampling.max_new_tokens, self.model.config._attn_implementation == SHARED_PREFIX
+            )
             if per_prompt > 1:
                 self._shared_prefill(cache, ids, mask, per_prompt)
             rows = self._decode(
@@ -240,17 +254,27 @@ class GrowingLayer(DynamicLayer):
     with room for `reserve` more tokens. transformers' `DynamicLayer` concatenates, copying the
     whole cache at every decode step: on 2 CPU cores that was two thirds of a decode step at 32
     sequences of 1,375 tokens (docs/performance.md). The buffer is copied only when its room
-    runs out, or when an inherited method (`batch_select_indices`, ...) replaced the tensors."""
+    runs out, or when an inherited method replaced the tensors.
 
-    def __init__(self, reserve: int) -> None:
+    With `share`, the samples of a shared prefill keep their prompt's keys and values once
+    (`prefix`, one per prompt) and only their own tokens per row: decoding n samples of a
+    1,500-token prompt then reads the prompt's cache once a step instead of n times
+    (`shared_prefix_attention`), which was most of a decode step at 32 rows on a CPU."""
+
+    def __init__(self, reserve: int, share: bool = False) -> None:
         super().__init__()
-        self.reserve = reserve
+        self.reserve, self.share = reserve, share
         self.room: tuple[torch.Tensor, torch.Tensor] | None = None  # (keys, values) buffers
+        self.prefix: tuple[torch.Tensor, torch.Tensor] | None = None  # per prompt, once its samples share it
+        self.prompt: torch.Tensor | None = None  # each row's prompt: its index in `prefix`
+
+    def get_seq_length(self) -> int:
+        return super().get_seq_length() + (0 if self.prefix is None else self.prefix[0].shape[-2])
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
-        n, new = self.get_seq_length(), key_states.shape[-2]
+        n, new = super().get_seq_length(), key_states.shape[-2]
         room = self.room
         if room is None or self.keys.data_ptr() != room[0].data_ptr() or n + new > room[0].shape[-2]:
             room = self._allocate(key_states, (*key_states.shape[:-2], n + new + self.reserve, key_states.shape[-1]))
@@ -258,15 +282,24 @@ class GrowingLayer(DynamicLayer):
                 room[0][..., :n, :], room[1][..., :n, :] = self.keys, self.values
         room[0][..., n : n + new, :], room[1][..., n : n + new, :] = key_states, value_states
         self.keys, self.values = room[0][..., : n + new, :], room[1][..., : n + new, :]
-        return self.keys, self.values
+        if self.prefix is None:
+            return self.keys, self.values
+        layout = prompt_layout(self.prompt)
+        return SharedKV(self.prefix[0], self.keys, *layout), SharedKV(self.prefix[1], self.values, *layout)
 
     def batch_repeat_interleave(self, repeats: int) -> None:
-        """Each sequence's cache `repeats` times (the samples of a shared prefill), written straight
-        into a buffer with room: one copy of the repeated cache, not two."""
-        n = self.get_seq_length()
+        """Each sequence's cache `repeats` times (the samples of a shared prefill): shared as the
+        prefix of its samples with `share`, else written straight into a buffer with room (one
+        copy of the repeated cache, not two)."""
+        n = super().get_seq_length()
         if n == 0:
             return
         batch, *middle, _, width = self.keys.shape
+        if self.share:
+            self.prefix, self.prompt = (self.keys, self.values), torch.arange(batch).repeat_interleave(repeats)
+            room = self._allocate(self.keys, (batch * repeats, *middle, self.reserve, width))
+            self.keys, self.values = room[0][..., :0, :], room[1][..., :0, :]
+            return
         shape = (batch * repeats, *middle, n + self.reserve, width)
         room = self._allocate(self.keys, shape)
         for buffer, old in zip(room, (self.keys, self.values), strict=True):
@@ -276,14 +309,18 @@ class GrowingLayer(DynamicLayer):
     def batch_select_indices(self, indices: torch.Tensor) -> None:
         """Keep the sequences at `indices` (ascending), moved down within the buffer: the rows of
         finished sequences leave the batch without a new allocation or a copy of the kept rows
-        that are already in place."""
-        n, keep = self.get_seq_length(), indices.tolist()
+        that are already in place. A shared prefix leaves with the last of its rows."""
+        n, keep = super().get_seq_length(), indices.tolist()
         for buffer in self.room:
             for row, old in enumerate(keep):
                 if row != old:
                     buffer[row, ..., :n, :] = buffer[old, ..., :n, :]
         self.room = (self.room[0][: len(keep)], self.room[1][: len(keep)])
         self.keys, self.values = self.room[0][..., :n, :], self.room[1][..., :n, :]
+        if self.prefix is not None:
+            used, self.prompt = torch.unique(self.prompt[indices], return_inverse=True)
+            if len(used) < len(self.prefix[0]):
+                self.prefix = (self.prefix[0][used], self.prefix[1][used])
 
     def _allocate(self, like: torch.Tensor, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
         """New (keys, values) buffers of `shape`, `like`'s dtype and device, kept as the room."""
@@ -291,11 +328,77 @@ class GrowingLayer(DynamicLayer):
         return self.room
 
 
-def growing_cache(config: PretrainedConfig, reserve: int) -> DynamicCache:
-    """An empty cache for `config`'s model whose full-attention layers grow in place (`GrowingLayer`)."""
+def growing_cache(config: PretrainedConfig, reserve: int, share: bool = False) -> DynamicCache:
+    """An empty cache for `config`'s model whose full-attention layers grow in place (`GrowingLayer`),
+    sharing each prompt's cache among its samples with `share` (the model's attention must then be
+    `SHARED_PREFIX`)."""
     cache = DynamicCache(config=config)
-    cache.layers = [GrowingLayer(reserve) if type(layer) is DynamicLayer else layer for layer in cache.layers]
+    cache.layers = [GrowingLayer(reserve, share) if type(layer) is DynamicLayer else layer for layer in cache.layers]
     return cache
+
+
+class SharedKV(NamedTuple):
+    """A layer's keys (or values) as `GrowingLayer` shares them: each prompt's once, each row's own
+    after it; with where each row sits when its prompt's rows are stacked (`prompt_layout`)."""
+
+    prefix: torch.Tensor  # (prompts, kv heads, prompt length, width)
+    suffix: torch.Tensor  # (rows, kv heads, tokens since, width)
+    slots: torch.Tensor  # row -> prompt x per_prompt + its place among its prompt's rows
+    firsts: torch.Tensor  # prompt -> its first row
+    per_prompt: int  # the most rows a prompt has
+
+
+def prompt_layout(prompt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(slots, firsts, per_prompt) of rows sorted by prompt (`SharedKV`)."""
+    counts = torch.bincount(prompt)
+    firsts = counts.cumsum(0) - counts
+    per_prompt = int(counts.max())
+    return prompt * per_prompt + torch.arange(len(prompt)) - firsts[prompt], firsts, per_prompt
+
+
+def shared_prefix_attention(module, query, key, value, attention_mask, scaling=None, **kwargs):
+    """Attention over a `SharedKV` cache (otherwise transformers' sdpa): the queries of a prompt's
+    rows attend its prefix together, as one sequence of queries over keys read once, and each
+    row its own tokens; the two halves merge by their log-sum-exp, which is exact. CPU only
+    (its flash kernel returns the log-sum-exp)."""
+    if not isinstance(key, SharedKV):
+        return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, **kwargs)
+    rows, heads, length, width = query.shape
+    prompts, kv_heads, before, _ = key.prefix.shape
+    queries = heads // kv_heads * length  # per row and key/value head: query head h reads key/value head h // group
+    q = query.reshape(rows, kv_heads, queries, width)
+    mask = None
+    if attention_mask is not None:  # True where a query may look: additive, as the kernel wants it
+        mask = torch.zeros(attention_mask.shape, dtype=query.dtype).masked_fill_(~attention_mask, float("-inf"))
+    flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    stacked = q.new_zeros(prompts * key.per_prompt, kv_heads, queries, width)
+    stacked[key.slots] = q
+    stacked = stacked.view(prompts, key.per_prompt, kv_heads, queries, width).transpose(1, 2)
+    out, lse = flash(
+        stacked.reshape(prompts, kv_heads, key.per_prompt * queries, width),
+        key.prefix,
+        value.prefix,
+        attn_mask=None if mask is None else mask[key.firsts, :, :1, :before],  # the prompt's padding
+        scale=scaling,
+    )
+    out = out.view(prompts, kv_heads, key.per_prompt, queries, width).transpose(1, 2).flatten(0, 1)[key.slots]
+    lse = lse.view(prompts, kv_heads, key.per_prompt, queries).transpose(1, 2).flatten(0, 1)[key.slots]
+    own_out, own_lse = flash(
+        q,
+        key.suffix,
+        value.suffix,
+        attn_mask=None if mask is None else mask[..., before:].repeat(1, 1, heads // kv_heads, 1),
+        scale=scaling,
+    )
+    top = torch.maximum(lse, own_lse)
+    a, b = (lse - top).exp()[..., None], (own_lse - top).exp()[..., None]
+    merged = (out * a + own_out * b) / (a + b)
+    return merged.to(query.dtype).view(rows, heads, length, width).transpose(1, 2).contiguous(), None
+
+
+SHARED_PREFIX = "spct_shared_prefix"  # the attention implementation of a CPU hf backend
+AttentionInterface.register(SHARED_PREFIX, shared_prefix_attention)
+AttentionMaskInterface.register(SHARED_PREFIX, sdpa_mask)
 
 
 class AnyFinished(StoppingCriteria):
