@@ -129,10 +129,22 @@ def test_prefix_sharing_draws_several_samples_per_order_from_one_prompt():
     orders = [tuple(s.order) for s in j.samples]
     assert orders[:4] == [orders[0]] * 4 and orders[4:] == [orders[4]] * 4
     assert j.rewards == [80, 16, 16, 16]
-    # draws are indexed alike whatever k is: the first 4 of k = 8 are the draws of k = 4
-    assert [s.order for s in GRM(backend=ScriptedJudge(), per_order=4).score_batch([item], 4)[0].samples] == [
-        s.order for s in j.samples[:4]
-    ]
+    # draws are indexed alike whatever k is (k >= 2 x per_order): the first 8 of k = 16 are the draws of k = 8
+    more = GRM(backend=ScriptedJudge(), per_order=4).score_batch([item], 16)[0]
+    assert [s.order for s in more.samples[:8]] == [s.order for s in j.samples]
+
+
+def test_every_vote_sees_at_least_two_response_orders():
+    """k = 4 at 4 per order, and each round of adaptive voting, draw two orders of two: a position
+    habit cannot decide a vote alone."""
+    item = Item(id="p", query="q", responses=["right", "b"])
+    judge = ScriptedJudge()
+    j = GRM(backend=judge, per_order=4).score_batch([item], 4)[0]
+    assert [(c[0], c[1].n) for c in judge.calls] == [(2, 2)] and len({tuple(s.order) for s in j.samples}) == 2
+    judge = ScriptedJudge()
+    j = GRM(backend=judge, per_order=4).score_batch([item], 8, "adaptive", confidence=1.0)[0]
+    assert [(c[0], c[1].n) for c in judge.calls] == [(2, 2), (2, 2)]  # rounds of 4 (SCORING.round_size)
+    assert [tuple(s.order) for s in j.samples[:4]] != [tuple(j.samples[0].order)] * 4
 
 
 def test_cache_serves_reruns_and_larger_k_and_misses_when_any_key_part_changes(tmp_path):
@@ -142,7 +154,7 @@ def test_cache_serves_reruns_and_larger_k_and_misses_when_any_key_part_changes(t
     def run(samples: int = 4, **kw) -> tuple[ScriptedJudge, list]:
         judge = ScriptedJudge()
         judge.model_id = kw.pop("model_id", "scripted")
-        grm = GRM(backend=judge, cache=path, **kw)
+        grm = GRM(backend=judge, cache=path, **{"per_order": 2} | kw)  # k = 4 and 8 share orders alike
         return judge, grm.score_batch(items, samples)
 
     judge, first = run()
@@ -160,7 +172,7 @@ def test_cache_serves_reruns_and_larger_k_and_misses_when_any_key_part_changes(t
         {"max_new_tokens": 64},
         {"principles": ["Be kind."]},
         {"model_id": "other"},
-        {"per_order": 1},  # the default is 2 (SCORING.per_order)
+        {"per_order": 1},
     ):
         judge, _ = run(**change)
         assert sum(c[0] * c[1].n for c in judge.calls) == 12, change

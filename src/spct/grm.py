@@ -131,8 +131,8 @@ class GRM:
         the paper's settings: greedy for one sample, 0.5 for k > 1. `principles` are applied by
         every judgment beside those the model writes; in `principle_mode` "given" they are the only
         ones (see the module's docstring for the modes). `per_order` > 1 shares prompts: draws
-        come in groups of `per_order` showing one response order, sampled from one prefill (the
-        paper's k distinct orders is `per_order=1`). `cache`: a SQLite file of completions.
+        come in groups of up to `per_order` showing one response order, sampled from one prefill
+        (the paper's k distinct orders is `per_order=1`; see `draw`). `cache`: a SQLite file of completions.
         `meta_rm`: a sequence-classification checkpoint (or a `MetaRM`) for strategy "meta"."""
         if per_order < 1:
             raise ValueError(f"per_order must be >= 1, got {per_order}")
@@ -192,11 +192,13 @@ class GRM:
         """Draws start..stop-1 of every item, in one backend call per distinct prompt group size.
         `hint` tells the model the ground truth (hinted sampling, docs/method.md §4).
 
-        Draw j shows order j // per_order of the item's seeded orders (`sample_orders`), so the
-        draws of one order share one prompt, sampled n at a time from a single prefill; the
-        first draws of an item are the same whatever k is, which lets k = 8 reuse a k = 32 run's
-        cache and lets adaptive voting add rounds."""
-        p = self.per_order
+        Draw j shows order j // p of the item's seeded orders (`sample_orders`), so the draws of
+        one order share one prompt, sampled p at a time from a single prefill. p is `per_order`,
+        but at most half the draws of the call, so that a vote (k draws, or a round of adaptive
+        voting) sees at least two orders and a position habit cannot decide it alone. The first
+        draws of an item are the same whatever k is once k >= 2 x per_order, which lets k = 8
+        reuse a k = 32 run's cache and lets adaptive voting add rounds."""
+        p = max(1, min(self.per_order, (stop - start) // 2))
         blocks = []  # (item index, order, draw indices)
         for i, it in enumerate(items):
             orders = sample_orders(len(it.responses), math.ceil(stop / p), self.seed, it.id, self.shuffle)
@@ -205,7 +207,7 @@ class GRM:
         shared = self.shared_principles(items)
         unread = [i for i, ps in enumerate(shared) if ps == []]  # mode "query" could read no principle
         blocks = [b for b in blocks if b[0] not in unread]
-        item_keys = [self._key_parts(it, temperature, hint, ps) for it, ps in zip(items, shared, strict=True)]
+        item_keys = [self._key_parts(it, temperature, hint, ps, p) for it, ps in zip(items, shared, strict=True)]
         keys = {(i, j): draw_key(**item_keys[i], draw=j) for i, _, js in blocks for j in js}
         found = self.cache.get_many(list(keys.values())) if self.cache else {}
         got: dict[tuple[int, int], Completion] = {ij: found[k] for ij, k in keys.items() if k in found}
@@ -282,7 +284,9 @@ class GRM:
         self._written |= {key: parse_principles(CRITERIA + c.text) for key, c in found.items()}
         return [self._written[key] for key in keys]
 
-    def _key_parts(self, item: Item, temperature: float, hint: bool, shared: list[Principle] | None) -> dict:
+    def _key_parts(
+        self, item: Item, temperature: float, hint: bool, shared: list[Principle] | None, per_order: int
+    ) -> dict:
         """Everything but the draw index that a draw of `item` depends on (see `scaling.cache`)."""
         return dict(
             model=self._fingerprint,
@@ -293,7 +297,7 @@ class GRM:
             max_new_tokens=self.max_new_tokens,
             seed=self.seed,
             shuffle=self.shuffle,
-            per_order=self.per_order,
+            per_order=per_order,
             item=[item.id, item.model_dump(mode="json", include={"query", "responses"})],
             **({"hint": [item.best, item.rating]} if hint else {}),
             **({"conditioned_on": [p.model_dump() for p in shared]} if shared is not None else {}),

@@ -19,7 +19,7 @@ class ScoringDefaults:
     seed: int = 0  # response orders and sampling
     batch_size: int = 8  # items per backend call
     # the fastest measured in docs/performance.md:
-    per_order: int = 2  # draws sharing one response order, sampled from one prefill of its prompt
+    per_order: int = 4  # draws sharing one response order, sampled from one prefill of its prompt
     sequences: int = 32  # hf backend: sequences decoded together in one forward pass (prompts x samples)
     gpu_sequences: int = 256  # the same on a GPU: what trained and judged the default on an H200 (docs/real-grm.md)
     round_size: int = 4  # adaptive voting: draws per round
