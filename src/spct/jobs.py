@@ -9,6 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from spct.backends.base import Backend
+from spct.core.defaults import SCORING
 from spct.core.items import Item, Judgment
 from spct.grm import GRM
 from spct.io import JsonlWriter, done_ids
@@ -28,7 +29,9 @@ def judge_to(
     done = done_ids(path)
     todo = [it for it in items if it.id not in done]
     with JsonlWriter(path, append=True) as writer:
-        grm = GRM(backend=backend, temperature=temperature, max_new_tokens=max_new_tokens)  # the model's own templates
+        grm = GRM(  # the model's own templates
+            backend=backend, temperature=temperature, max_new_tokens=max_new_tokens, per_order=SCORING.eval_per_order
+        )
         for j in tqdm(
             grm.score_items(todo, k=k, batch_size=batch_size),
             total=len(todo),

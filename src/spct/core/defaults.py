@@ -20,6 +20,10 @@ class ScoringDefaults:
     batch_size: int = 8  # items per backend call
     # the fastest measured in docs/performance.md:
     per_order: int = 4  # draws sharing one response order, sampled from one prefill of its prompt
+    # `spct eval` reads voting@1, 2, 4 from subsets of its k_max draws, whose response orders should
+    # mix as the paper's do: 2 per order gives a pair of draws one order in 1 of 7 (4 per order: 3
+    # of 7), as every evaluation in docs/ since 2026-12-02 was drawn
+    eval_per_order: int = 2
     sequences: int = 32  # hf backend: sequences decoded together in one forward pass (prompts x samples)
     gpu_sequences: int = 256  # the same on a GPU: what trained and judged the default on an H200 (docs/real-grm.md)
     round_size: int = 4  # adaptive voting: draws per round
