@@ -30,7 +30,7 @@ judging prompts of `--min-tokens`..`--max-tokens` tokens, half from RewardBench'
   by this script when missing, about 13 min) on the default exported as an f16 GGUF: raw
   concurrent chat requests against spct's openai backend at the same concurrency.
 - adaptive: one pass at k = 32 in the best configuration, read as voting@32 and replayed as
-  adaptive voting (rounds of 4 and 8, confidence 0.8, 0.9 and 0.95): accuracy and samples used.
+  adaptive voting (rounds of 4, confidence 0.8, 0.9 and 0.95): accuracy and samples used.
 
 Every part appends its rows to `<out>.json` as it ends; a rerun skips what is there (`--fresh`
 starts over). Prints the tables and writes `<out>.md` and `<out>.png`.
@@ -506,35 +506,37 @@ def served(args: argparse.Namespace, items: list[Item], done: dict, save: Callab
 
 
 CONFIDENCES = (0.8, 0.9, 0.95)  # adaptive voting's replays (the default: SCORING.confidence)
-ROUND_SIZES = (4, 8)  # draws per round; the default SCORING.round_size
 
 
 def adaptive(args: argparse.Namespace, items: list[Item], done: dict, save: Callable[[str, dict], None]) -> None:
-    """One pass at k = 32 in the best configuration of the rows (`spct score`'s when they did not
-    run), read as voting@32 and replayed as adaptive@32 at each of `ROUND_SIZES` and `CONFIDENCES`."""
+    """One pass at k = 32, read as voting@32 and replayed as adaptive@32 (rounds of
+    `SCORING.round_size`) at each of `CONFIDENCES`. The pass draws as adaptive voting's rounds do:
+    the best row's items per call (`spct score`'s when the rows did not run) and per order at most
+    half a round (`GRM.draw`), so that its first draws are the rounds' draws."""
     if "adaptive" in done:
         return
     best = done.get("_best", {"item_batch": SCORING.batch_size, "per_order": SCORING.per_order})
+    per_order = min(best["per_order"], SCORING.round_size // 2)
     backend = HFBackend(args.model, batch_size=best["item_batch"] * args.k)  # the sequences per forward of the best row
-    grm = GRM(backend=backend, max_new_tokens=args.max_new_tokens, per_order=best["per_order"])
+    grm = GRM(backend=backend, max_new_tokens=args.max_new_tokens, per_order=per_order)
     judgments, seconds = judged(grm, items, 32, best["item_batch"])
     pairs = list(zip(judgments, items, strict=True))
     row = {
         "items": len(items),
+        "per order": per_order,
         "seconds at k = 32": round(seconds, 1),
         "voting@32": sum(judgment_correct(j, it) for j, it in pairs) / len(items),
     }
-    for rounds in ROUND_SIZES:
-        for confidence in CONFIDENCES:
-            replays = [adaptive_at(j, it, 32, grm.template_for(it).score_range, rounds, confidence) for j, it in pairs]
-            suffix = f" (rounds of {rounds}, confidence {confidence})"
-            row[f"adaptive@32{suffix}"] = sum(ok for ok, _ in replays) / len(items)
-            row[f"adaptive samples per item{suffix}"] = sum(used for _, used in replays) / len(items)
-            same = [
-                vote(it.id, len(it.responses), j.samples[:used], "adaptive", k=32).best == j.best
-                for (j, it), (_, used) in zip(pairs, replays, strict=True)
-            ]
-            row[f"same verdict as voting@32{suffix}"] = sum(same) / len(items)
+    for confidence in CONFIDENCES:
+        replays = [adaptive_at(j, it, 32, grm.template_for(it).score_range, confidence=confidence) for j, it in pairs]
+        suffix = f" (confidence {confidence})"
+        row[f"adaptive@32{suffix}"] = sum(ok for ok, _ in replays) / len(items)
+        row[f"adaptive samples per item{suffix}"] = sum(used for _, used in replays) / len(items)
+        same = [
+            vote(it.id, len(it.responses), j.samples[:used], "adaptive", k=32).best == j.best
+            for (j, it), (_, used) in zip(pairs, replays, strict=True)
+        ]
+        row[f"same verdict as voting@32{suffix}"] = sum(same) / len(items)
     save("adaptive", row | {"judgments": [j.model_dump(mode="json") for j in judgments]})
 
 
@@ -643,18 +645,17 @@ def report(args: argparse.Namespace, done: dict) -> None:
         a = {key: v for key, v in done["adaptive"].items() if key != "judgments"}
         accuracies = tuple(key for key in a if key.startswith(("voting@", "adaptive@", "same verdict")))
         section("Adaptive voting against voting@32 (one pass at k = 32, replayed)", [a], accuracies)
-        for rounds in ROUND_SIZES:
-            for confidence in CONFIDENCES:
-                suffix = f" (rounds of {rounds}, confidence {confidence})"
-                if f"adaptive@32{suffix}" not in a:  # a run from before the replays at several settings
-                    continue
-                gap = 100 * (a["voting@32"] - a[f"adaptive@32{suffix}"])
-                share = a[f"adaptive samples per item{suffix}"] / 32
-                targets.append(
-                    f"adaptive{suffix} within 0.5 points of voting@32 with at most 40% of its samples: "
-                    f"{abs(gap):.1f} points {'below' if gap > 0 else 'above'}, {100 * share:.0f}% of the samples "
-                    f"({'met' if gap <= 0.5 and share <= 0.4 else 'not met'}; {a['items']} items)"
-                )
+        for confidence in CONFIDENCES:
+            suffix = f" (confidence {confidence})"
+            if f"adaptive@32{suffix}" not in a:  # a run from before the replays at several confidences
+                continue
+            gap = 100 * (a["voting@32"] - a[f"adaptive@32{suffix}"])
+            share = a[f"adaptive samples per item{suffix}"] / 32
+            targets.append(
+                f"adaptive{suffix} within 0.5 points of voting@32 with at most 40% of its samples: "
+                f"{abs(gap):.1f} points {'below' if gap > 0 else 'above'}, {100 * share:.0f}% of the samples "
+                f"({'met' if gap <= 0.5 and share <= 0.4 else 'not met'}; {a['items']} items)"
+            )
     md.extend(["## Targets (ratios from this run)\n", *[f"- {t}" for t in targets], ""])
     console.print(*targets, sep="\n")
     args.out.with_suffix(".md").write_text("\n".join(md) + "\n")

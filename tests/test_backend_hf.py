@@ -215,6 +215,34 @@ def test_samples_reading_their_prompt_once_decode_as_with_a_copy_each(tiny_model
     assert backend.generate(PROMPTS, sampling) == once
 
 
+def test_a_soft_capped_model_keeps_eager_attention_and_samples(tiny_model_dir: Path):
+    """Gemma-2 (DeepSeek-GRM-27B's base) caps its attention logits, which sdpa cannot: the backend
+    leaves such a model on eager attention, prompt caches copied per sample."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Gemma2Config
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    config = Gemma2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+    )
+    folder = tiny_model_dir.parent / "soft-capped"
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    backend = HFBackend(str(folder), device="cpu")
+    assert backend.model.config._attn_implementation == "eager"
+    out = backend.generate(PROMPTS, Sampling(n=3, temperature=1.0, max_new_tokens=6, seed=0))
+    assert [len(c) for c in out] == [3, 3, 3]
+
+
 def test_greedy_tokens_match_transformers_generate(backend: HFBackend):
     inputs = backend.chat(PROMPTS[1:2], return_tensors="pt")
     plain = backend.model.generate(

@@ -84,8 +84,8 @@ class HFBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model.to(device)
         cpu = self.model.device.type == "cpu"
-        if cpu:  # the samples of a prompt read its cache once a step (`GrowingLayer`)
-            self.model.set_attn_implementation(SHARED_PREFIX)
+        if cpu and self.model.config._attn_implementation == "sdpa":  # sdpa, its samples reading a prompt's cache once
+            self.model.set_attn_implementation(SHARED_PREFIX)  # (models on eager, e.g. soft-capped Gemma-2, stay so)
         self.batch_size = batch_size or (SCORING.sequences if cpu else SCORING.gpu_sequences)
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos])
@@ -266,7 +266,7 @@ class GrowingLayer(DynamicLayer):
         self.reserve, self.share = reserve, share
         self.room: tuple[torch.Tensor, torch.Tensor] | None = None  # (keys, values) buffers
         self.prefix: tuple[torch.Tensor, torch.Tensor] | None = None  # per prompt, once its samples share it
-        self.prompt: torch.Tensor | None = None  # each row's prompt: its index in `prefix`
+        self.layout: tuple[torch.Tensor, torch.Tensor, int]  # `prompt_layout` of each row's prompt in `prefix`
 
     def get_seq_length(self) -> int:
         return super().get_seq_length() + (0 if self.prefix is None else self.prefix[0].shape[-2])
@@ -284,8 +284,7 @@ class GrowingLayer(DynamicLayer):
         self.keys, self.values = room[0][..., : n + new, :], room[1][..., : n + new, :]
         if self.prefix is None:
             return self.keys, self.values
-        layout = prompt_layout(self.prompt)
-        return SharedKV(self.prefix[0], self.keys, *layout), SharedKV(self.prefix[1], self.values, *layout)
+        return SharedKV(self.prefix[0], self.keys, *self.layout), SharedKV(self.prefix[1], self.values, *self.layout)
 
     def batch_repeat_interleave(self, repeats: int) -> None:
         """Each sequence's cache `repeats` times (the samples of a shared prefill): shared as the
@@ -296,7 +295,10 @@ class GrowingLayer(DynamicLayer):
             return
         batch, *middle, _, width = self.keys.shape
         if self.share:
-            self.prefix, self.prompt = (self.keys, self.values), torch.arange(batch).repeat_interleave(repeats)
+            self.prefix, self.layout = (
+                (self.keys, self.values),
+                prompt_layout(torch.arange(batch).repeat_interleave(repeats)),
+            )
             room = self._allocate(self.keys, (batch * repeats, *middle, self.reserve, width))
             self.keys, self.values = room[0][..., :0, :], room[1][..., :0, :]
             return
@@ -318,7 +320,8 @@ class GrowingLayer(DynamicLayer):
         self.room = (self.room[0][: len(keep)], self.room[1][: len(keep)])
         self.keys, self.values = self.room[0][..., :n, :], self.room[1][..., :n, :]
         if self.prefix is not None:
-            used, self.prompt = torch.unique(self.prompt[indices], return_inverse=True)
+            used, prompt = torch.unique(self.layout[0][indices] // self.layout[2], return_inverse=True)
+            self.layout = prompt_layout(prompt)
             if len(used) < len(self.prefix[0]):
                 self.prefix = (self.prefix[0][used], self.prefix[1][used])
 
@@ -349,7 +352,8 @@ class SharedKV(NamedTuple):
 
 
 def prompt_layout(prompt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """(slots, firsts, per_prompt) of rows sorted by prompt (`SharedKV`)."""
+    """(slots, firsts, per_prompt) of rows sorted by their prompt's index (`SharedKV`); a row's
+    prompt is slots // per_prompt."""
     counts = torch.bincount(prompt)
     firsts = counts.cumsum(0) - counts
     per_prompt = int(counts.max())
