@@ -19,8 +19,8 @@ judging prompts of `--min-tokens`..`--max-tokens` tokens, half from RewardBench'
   items at two batch sizes; + prefix sharing (2 and 4 samples per order) at both; the fastest of
   those with every row of a batch kept until its longest ends (one `generate` call per batch, as
   spct decoded before finished rows left the batch), and with the prompt's cache copied to each
-  sample (as spct did before its samples read it once); + principles written once from the query; the judgment
-  cache (first run and rerun); the spct CLI as a user runs it
+  sample (as spct did before its samples read it once); + principles written once from the
+  query; the judgment cache (first run and rerun); the spct CLI as a user runs it
   (its peak RSS measured as a separate process). Per row: judgments/s, generated and prefilled
   tokens, peak RSS, parse rate and accuracy (few items: a sanity check, not a result).
 - dtype: `spct score`'s configuration (core/defaults.py) with fp32 and with bf16 weights: bf16 was
@@ -511,13 +511,13 @@ CONFIDENCES = (0.8, 0.9, 0.95)  # adaptive voting's replays (the default: SCORIN
 def adaptive(args: argparse.Namespace, items: list[Item], done: dict, save: Callable[[str, dict], None]) -> None:
     """One pass at k = 32, read as voting@32 and replayed as adaptive@32 (rounds of
     `SCORING.round_size`) at each of `CONFIDENCES`. The pass draws as adaptive voting's rounds do:
-    the best row's items per call (`spct score`'s when the rows did not run) and per order at most
-    half a round (`GRM.draw`), so that its first draws are the rounds' draws."""
+    the best row's items per call (`spct score`'s when the rows did not run) and per order what a
+    round draws (`GRM.per_order_of`), so that its first draws are the rounds' draws."""
     if "adaptive" in done:
         return
     best = done.get("_best", {"item_batch": SCORING.batch_size, "per_order": SCORING.per_order})
-    per_order = min(best["per_order"], SCORING.round_size // 2)
     backend = HFBackend(args.model, batch_size=best["item_batch"] * args.k)  # the sequences per forward of the best row
+    per_order = GRM(backend=backend, per_order=best["per_order"]).per_order_of(SCORING.round_size)
     grm = GRM(backend=backend, max_new_tokens=args.max_new_tokens, per_order=per_order)
     judgments, seconds = judged(grm, items, 32, best["item_batch"])
     pairs = list(zip(judgments, items, strict=True))
@@ -593,7 +593,7 @@ def report(args: argparse.Namespace, done: dict) -> None:
             )
         if "_best" in done:
             best = done["_best"]
-            share = done[f"share{best['per_order']}-{best['item_batch']}"]
+            fastest = done[f"share{best['per_order']}-{best['item_batch']}"]
             batches = sorted({int(n.split("-")[1]) for n in done if n.startswith("share2-")})  # capped at the items
             for b, plain in zip(batches, ("batched-small", "batched-large"), strict=True):
                 gains = {p: done[f"share{p}-{b}"]["judgments/s"] / done[plain]["judgments/s"] for p in (2, 4)}
@@ -605,7 +605,7 @@ def report(args: argparse.Namespace, done: dict) -> None:
             for row, what in (("kept", "finished rows leaving the batch"), ("copied", "the prompt's cache read once")):
                 if row in done:
                     targets.append(
-                        f"{what} (not a target of the issue): {share['judgments/s'] / done[row]['judgments/s']:.2f}x "
+                        f"{what} (not a target of the issue): {fastest['judgments/s'] / done[row]['judgments/s']:.2f}x "
                         f"the judgments/s of the same configuration without ({done[row]['configuration']})"
                     )
         if "cli" in done and "_weights" in done:

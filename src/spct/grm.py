@@ -186,6 +186,12 @@ class GRM:
 
     # -- drawing samples -------------------------------------------------------------------------
 
+    def per_order_of(self, draws: int) -> int:
+        """Draws per response order in a call of `draws` draws: `per_order`, but at most half of
+        them, so that a vote (k draws, or a round of adaptive voting) sees at least two orders and
+        a position habit cannot decide it alone."""
+        return max(1, min(self.per_order, draws // 2))
+
     def draw(
         self, items: Sequence[Item], start: int, stop: int, temperature: float, hint: bool = False
     ) -> list[list[Sample]]:
@@ -193,12 +199,10 @@ class GRM:
         `hint` tells the model the ground truth (hinted sampling, docs/method.md §4).
 
         Draw j shows order j // p of the item's seeded orders (`sample_orders`), so the draws of
-        one order share one prompt, sampled p at a time from a single prefill. p is `per_order`,
-        but at most half the draws of the call, so that a vote (k draws, or a round of adaptive
-        voting) sees at least two orders and a position habit cannot decide it alone. The first
-        draws of an item are the same whatever k is once k >= 2 x per_order, which lets k = 8
-        reuse a k = 32 run's cache and lets adaptive voting add rounds."""
-        p = max(1, min(self.per_order, (stop - start) // 2))
+        one order share one prompt, sampled p at a time from a single prefill (p:
+        `per_order_of`). The first draws of an item are the same whatever k is once k >= 2 x
+        per_order, which lets k = 8 reuse a k = 32 run's cache and lets adaptive voting add rounds."""
+        p = self.per_order_of(stop - start)
         blocks = []  # (item index, order, draw indices)
         for i, it in enumerate(items):
             orders = sample_orders(len(it.responses), math.ceil(stop / p), self.seed, it.id, self.shuffle)
