@@ -165,31 +165,65 @@ def test_the_shipped_default_writes_parsable_judgments_of_real_benchmark_items()
     assert all(s.principles and s.critique for s in parsed)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("kind", ["f16", "q8_0"])
-def test_export_writes_a_gguf_that_loads_back_and_judges_as_the_merged_adapter(registry, tmp_path, kind):
-    """A LoRA adapter over the registry base, perturbed so that merging matters, exported and read
-    back through transformers' GGUF support: same tokens, close logits, the same greedy verdicts."""
+def perturbed_adapter(folder: Path, seed: int = 0) -> Path:
+    """A LoRA adapter over the registry's "tiny-test", perturbed so that merging it matters (B
+    starts at 0), with the miniature GRM's spct.json."""
     from peft import LoraConfig, get_peft_model
 
-    from spct.backends.export import export
-    from spct.backends.hf import HFBackend
-    from spct.miniature.world import generate
-
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     lm = get_peft_model(
         AutoModelForCausalLM.from_pretrained(resolve("tiny-test")),
         LoraConfig(r=4, lora_alpha=4, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]),
     )
     for name, p in lm.named_parameters():
         if "lora_B" in name:
-            p.data = 0.02 * torch.randn_like(p)  # B starts at 0; this makes the adapter change the model
-    adapter = tmp_path / "adapter"
-    lm.save_pretrained(adapter)
-    config = json.loads((adapter / "adapter_config.json").read_text())
-    (adapter / "adapter_config.json").write_text(json.dumps({**config, "base_model_name_or_path": "tiny-test"}))
-    (adapter / "spct.json").write_text((Path(MINIATURE_MODEL) / "spct.json").read_text())
+            p.data = 0.02 * torch.randn_like(p)
+    lm.save_pretrained(folder)
+    config = json.loads((folder / "adapter_config.json").read_text())
+    (folder / "adapter_config.json").write_text(json.dumps({**config, "base_model_name_or_path": "tiny-test"}))
+    (folder / "spct.json").write_text((Path(MINIATURE_MODEL) / "spct.json").read_text())
+    return folder
 
+
+def test_an_adapter_is_merged_once_per_dtype_and_loads_from_the_merge_after(registry, tmp_path, monkeypatch):
+    """The inference backend loads an adapter's merge with its base from `home()/merged`, made on
+    first use: the same weights as merging it in place, without reading the fp32 base again."""
+    from peft import PeftModel
+
+    from spct.backends.hf import HFBackend, load_causal_lm
+
+    adapter = perturbed_adapter(tmp_path / "adapter")
+    first = HFBackend(str(adapter), dtype="float32")
+    made = list((tmp_path / "home" / "merged").iterdir())
+    assert len(made) == 1 and first.model.name_or_path == str(made[0])
+    in_place, _ = load_causal_lm(str(adapter), "float32")
+    ids = torch.tensor([first.tokenizer("What is 47 + 38? Response 1 says 85.").input_ids])
+    assert torch.equal(first.model(ids).logits, in_place(ids).logits)
+
+    def fail(*_, **__):
+        raise AssertionError("merged a second time")
+
+    with monkeypatch.context() as m:
+        m.setattr(PeftModel, "from_pretrained", fail)
+        again = HFBackend(str(adapter), dtype="float32")  # reused
+        assert torch.equal(again.model(ids).logits, first.model(ids).logits)
+    HFBackend(str(adapter), dtype="bfloat16")  # another dtype, another merge
+    perturbed_adapter(adapter, seed=1)  # retrained in place: merged anew
+    retrained = HFBackend(str(adapter), dtype="float32")
+    assert len(list((tmp_path / "home" / "merged").iterdir())) == 3
+    assert not torch.equal(retrained.model(ids).logits, first.model(ids).logits)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["f16", "q8_0"])
+def test_export_writes_a_gguf_that_loads_back_and_judges_as_the_merged_adapter(registry, tmp_path, kind):
+    """A LoRA adapter over the registry base, perturbed so that merging matters, exported and read
+    back through transformers' GGUF support: same tokens, close logits, the same greedy verdicts."""
+    from spct.backends.export import export
+    from spct.backends.hf import HFBackend
+    from spct.miniature.world import generate
+
+    adapter = perturbed_adapter(tmp_path / "adapter")
     out = export(str(adapter), tmp_path / "grm.gguf", kind)
     # in fp32: the file's fidelity, not bf16 rounding (the default dtype where the CPU has AMX)
     merged, exported = HFBackend(str(adapter), dtype="float32"), HFBackend(str(out), dtype="float32")

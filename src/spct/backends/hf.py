@@ -9,8 +9,10 @@ Speeds and the defaults' measurement: docs/performance.md.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +33,7 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from spct.backends.base import CANCEL, BackendError, Completion, Messages, Sampling, continues
-from spct.backends.pretrained import resolve
+from spct.backends.pretrained import home, resolve
 from spct.core.defaults import SCORING
 
 
@@ -64,6 +66,31 @@ def load_causal_lm(model: str, dtype: str | torch.dtype = "auto", *, trainable: 
     return (lm if trainable else lm.merge_and_unload()), AutoTokenizer.from_pretrained(base)
 
 
+def merged(model: str, dtype: str | torch.dtype) -> str:
+    """A LoRA adapter folder's merge with its base in `dtype`, saved once under
+    `home()/merged/<digest>` and loaded from there after: merging on every load read the fp32
+    base and peaked at 3.4x the bf16 weights beyond them (docs/performance.md). The digest covers
+    the adapter's files, its base's folder and the dtype, so a retrained adapter is merged anew.
+    Any other model is returned as it is."""
+    path = resolve(model)
+    base = adapter_base(path)
+    if base is None:
+        return path
+    digest = hashlib.sha256(f"{resolve(base)}\n{dtype}".encode())
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        digest.update((Path(path) / name).read_bytes())
+    folder = home() / "merged" / digest.hexdigest()[:16]
+    if not (folder / "config.json").is_file():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        lm, tokenizer = load_causal_lm(path, dtype)
+        with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".merging-") as tmp:
+            lm.save_pretrained(Path(tmp) / "model")
+            tokenizer.save_pretrained(Path(tmp) / "model")
+            os.replace(Path(tmp) / "model", folder)  # whole or absent: an interrupted merge leaves nothing half made
+        del lm
+    return str(folder)
+
+
 class HFBackend:
     def __init__(
         self, model: str, *, device: str | None = None, dtype: str | None = None, batch_size: int | None = None
@@ -71,7 +98,8 @@ class HFBackend:
         self.model_id = model
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
-            self.model, self.tokenizer = load_causal_lm(model, dtype or inference_dtype(device))
+            dtype = dtype or inference_dtype(device)
+            self.model, self.tokenizer = load_causal_lm(merged(model, dtype), dtype)
             self.tokenizer.padding_side = "left"
         except OSError as e:
             if Path(model).is_dir():
