@@ -261,23 +261,39 @@ def num_return_sequences(backend: HFBackend, grm: GRM, items: list[Item], k: int
     return judgments
 
 
-def cli_row(model: str, items: list[Item], k: int, max_new_tokens: int, tmp: Path) -> dict:
-    """`spct score` at k as a user runs it, in its own process: wall time and peak RSS, sampled
-    (not `wait4`'s: on Linux a child's maximum RSS starts from this process's at the fork)."""
+MMAP_1MIB = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}  # glibc maps (and unmaps) every block of 1 MiB or more
+
+
+def runtime_rss() -> float:
+    """Peak RSS in MiB of a process that imports what `spct score` runs on and loads no model."""
+    command = [sys.executable, "-c", "import torch, transformers, spct.cli, spct.grm, spct.backends.hf"]
+    process = subprocess.Popen(command)
+    with peak_rss(process.pid) as rss:
+        process.wait()
+    return rss["peak RSS MiB"]
+
+
+def cli_row(model: str, items: list[Item], k: int, max_new_tokens: int, tmp: Path, env: dict | None = None) -> dict:
+    """`spct score` at k as a user runs it, in its own process (`env` added to its environment):
+    wall time and peak RSS, sampled (not `wait4`'s: on Linux a child's maximum RSS starts from
+    this process's at the fork)."""
     source = tmp / "items.jsonl"
     source.write_text("".join(it.model_dump_json() + "\n" for it in items))
     spct = Path(sys.executable).parent / "spct"
     command = [str(spct), "score", str(source), "-o", str(tmp / "scored.jsonl"), "--samples", str(k)]
     command += ["--max-new-tokens", str(max_new_tokens), "--model", model]
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})}
+    )
     with peak_rss(process.pid) as rss:
         status = process.wait()
     seconds = time.perf_counter() - start
     if status:
         raise RuntimeError(f"{' '.join(command)} exited with {status}")
     judgments = [Judgment.model_validate_json(line) for line in (tmp / "scored.jsonl").read_text().splitlines()]
-    row = summary("spct score (CLI defaults, own process)", items, judgments, seconds, None)
+    name = "spct score (CLI defaults, own process)"
+    row = summary(name + "".join(f", {key}={value}" for key, value in (env or {}).items()), items, judgments, seconds, None)
     row["peak RSS MiB"] = rss["peak RSS MiB"]
     return row
 
@@ -373,6 +389,9 @@ def rows(
             "cache-rerun", spct(f"cache, rerun ({per_order} per order)", per_order, best_batch, cache=cache), done, save
         )
         run_row("cli", lambda: cli_row(args.model, items, k, m, Path(tmp)), done, save)
+        run_row("cli-mmap", lambda: cli_row(args.model, items, k, m, Path(tmp), MMAP_1MIB), done, save)
+    if "_runtime" not in done:
+        save("_runtime", {"peak RSS MiB": runtime_rss()})
     done["_best"] = {"item_batch": best_batch, "per_order": per_order}
     save("_best", done["_best"])
 
@@ -608,13 +627,23 @@ def report(args: argparse.Namespace, done: dict) -> None:
                         f"{what} (not a target of the issue): {fastest['judgments/s'] / done[row]['judgments/s']:.2f}x "
                         f"the judgments/s of the same configuration without ({done[row]['configuration']})"
                     )
-        if "cli" in done and "_weights" in done:
-            weights, dtype = done["_weights"]["MiB"], done["_weights"]["dtype"]
-            beyond = done["cli"]["peak RSS MiB"] - weights
-            targets.append(
-                f"`spct score` at k = {args.k} at most 2x the weights ({weights:.0f} MiB, {dtype}) beyond them: "
-                f"{beyond:.0f} MiB beyond, {beyond / weights:.2f}x ({'met' if beyond <= 2 * weights else 'not met'})"
+        weights, dtype = done["_weights"]["MiB"], done["_weights"]["dtype"]
+        for row in ("cli", "cli-mmap"):
+            if row not in done:
+                continue
+            beyond = done[row]["peak RSS MiB"] - weights
+            line = (
+                f"`spct score` at k = {args.k} at most 2x the weights ({weights:.0f} MiB, {dtype}) beyond them "
+                f"({done[row]['configuration']}): {beyond:.0f} MiB beyond, {beyond / weights:.2f}x "
+                f"({'met' if beyond <= 2 * weights else 'not met'})"
             )
+            if "_runtime" in done:  # the same, less what importing the libraries alone holds
+                judging = beyond - done["_runtime"]["peak RSS MiB"]
+                line += (
+                    f"; less the {done['_runtime']['peak RSS MiB']:.0f} MiB of the imports alone: {judging:.0f} MiB, "
+                    f"{judging / weights:.2f}x"
+                )
+            targets.append(line)
         section(f"Judging at k = {args.k}", table_rows, percent=("parse", "accuracy"))
     if "dtype-float32" in done and "dtype-bfloat16" in done:
         fp32, bf16 = done["dtype-float32"], done["dtype-bfloat16"]
