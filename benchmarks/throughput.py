@@ -292,8 +292,8 @@ def cli_row(model: str, items: list[Item], k: int, max_new_tokens: int, tmp: Pat
     if status:
         raise RuntimeError(f"{' '.join(command)} exited with {status}")
     judgments = [Judgment.model_validate_json(line) for line in (tmp / "scored.jsonl").read_text().splitlines()]
-    name = "spct score (CLI defaults, own process)"
-    row = summary(name + "".join(f", {key}={value}" for key, value in (env or {}).items()), items, judgments, seconds, None)
+    name = "spct score (CLI defaults, own process)" + "".join(f", {key}={value}" for key, value in (env or {}).items())
+    row = summary(name, items, judgments, seconds, None)
     row["peak RSS MiB"] = rss["peak RSS MiB"]
     return row
 

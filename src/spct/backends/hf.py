@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,7 +32,7 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from spct.backends.base import CANCEL, BackendError, Completion, Messages, Sampling, continues
-from spct.backends.pretrained import home, resolve
+from spct.backends.pretrained import home, made_once, resolve
 from spct.core.defaults import SCORING
 
 
@@ -76,19 +75,16 @@ def merged(model: str, dtype: str | torch.dtype) -> str:
     base = adapter_base(path)
     if base is None:
         return path
-    digest = hashlib.sha256(f"{resolve(base)}\n{dtype}".encode())
+    digest = hashlib.sha256(f"{resolve(base)}\n{str(dtype).removeprefix('torch.')}".encode())
     for name in ("adapter_config.json", "adapter_model.safetensors"):
         digest.update((Path(path) / name).read_bytes())
-    folder = home() / "merged" / digest.hexdigest()[:16]
-    if not (folder / "config.json").is_file():
-        folder.parent.mkdir(parents=True, exist_ok=True)
+
+    def make(out: Path) -> None:
         lm, tokenizer = load_causal_lm(path, dtype)
-        with tempfile.TemporaryDirectory(dir=folder.parent, prefix=".merging-") as tmp:
-            lm.save_pretrained(Path(tmp) / "model")
-            tokenizer.save_pretrained(Path(tmp) / "model")
-            os.replace(Path(tmp) / "model", folder)  # whole or absent: an interrupted merge leaves nothing half made
-        del lm
-    return str(folder)
+        lm.save_pretrained(out)
+        tokenizer.save_pretrained(out)
+
+    return str(made_once(home() / "merged" / digest.hexdigest()[:16], make))
 
 
 class HFBackend:

@@ -16,6 +16,7 @@ import hashlib
 import importlib.util
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,17 +74,29 @@ def _locate(spec: Pretrained, name: str) -> list[Path]:
 
 
 def materialise(name: str, spec: Pretrained) -> Path:
-    """Dequantise the package's GGUF into `home()/models/<name>` unless it is already there.
-    Written into a temporary folder and renamed, so an interrupted run leaves nothing half made."""
-    folder = home() / "models" / name
+    """Dequantise the package's GGUF into `home()/models/<name>` unless it is already there."""
+
+    def make(out: Path) -> None:
+        write_gguf(name, spec, out.parent / "model.gguf")
+        dequantise(out.parent / "model.gguf", out)
+
+    return made_once(home() / "models" / name, make)
+
+
+def made_once(folder: Path, make: Callable[[Path], None]) -> Path:
+    """`folder`, made by `make(path)` unless it holds a config.json already. Made in a temporary
+    folder beside it and renamed, so an interrupted run leaves nothing half made; of two
+    processes making it at once (Ray workers on a first run), the first rename stays."""
     if (folder / "config.json").is_file():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{name}-") as tmp:
-        gguf = Path(tmp) / "model.gguf"
-        write_gguf(name, spec, gguf)
-        dequantise(gguf, Path(tmp) / "model")
-        os.replace(Path(tmp) / "model", folder)
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{folder.name}-") as tmp:
+        make(Path(tmp) / "model")
+        try:
+            os.replace(Path(tmp) / "model", folder)
+        except OSError:
+            if not (folder / "config.json").is_file():
+                raise
     return folder
 
 
