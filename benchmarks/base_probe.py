@@ -7,7 +7,8 @@ For each pair (RewardBench's offline sections: Chat Hard from LLMBar, Reasoning 
 HumanEvalPack) the base reads "Which response answers the request better? ... The better response
 is Response" in its chat template, and its preference is the log-odds of " 1" over " 2". Each
 pair is shown in both orders and the two log-odds are summed with the second's sign flipped, so
-a base that always prefers one position scores 50%: what is left is what it knows. Prints
+a base that always prefers one position scores 50%: what is left is what it knows. A tie (the
+two sums equal, frequent in bf16) counts as preferring the pair's second response. Prints
 accuracy per section and their mean (RewardBench's offline score, docs/method.md §5) with a
 bootstrap 95% interval over pairs, the share of orders in which the first-shown response was preferred,
 and writes one line per item to `<out>/<model>.jsonl`.
@@ -40,28 +41,29 @@ QUESTION = (
 ANSWER = "The better response is Response"
 
 
-def log_odds(lm, tok, item: Item, first: int, max_tokens: int) -> float | None:
-    """log P(" 1") - log P(" 2") with response `first` shown first; None if the prompt is too long."""
+def log_odds(lm, tok, answers: tuple[int, int], item: Item, first: int, max_tokens: int) -> float | None:
+    """log P(" 1") - log P(" 2") (`answers`: their token ids) with response `first` shown first;
+    None if the prompt is too long."""
     a, b = item.responses[first], item.responses[1 - first]
     user = QUESTION.format(q=query_text(item), a=a, b=b)
     text = tok.apply_chat_template([{"role": "user", "content": user}], tokenize=False, add_generation_prompt=True)
     ids = tok(text + ANSWER, return_tensors="pt", add_special_tokens=False).input_ids
     if ids.shape[1] > max_tokens:
         return None
-    one, two = (tok(f" {d}", add_special_tokens=False).input_ids[-1] for d in (1, 2))
     logits = lm(ids, logits_to_keep=1).logits[0, -1].float()
-    return (logits[one] - logits[two]).item()
+    return (logits[answers[0]] - logits[answers[1]]).item()
 
 
 @torch.inference_mode()
 def probe(model: str, items: list[Item], max_tokens: int, out: Path) -> dict:
     lm, tok = load_causal_lm(model, torch.bfloat16)
     lm.eval()
+    answers = tuple(tok(f" {d}", add_special_tokens=False).input_ids[-1] for d in (1, 2))
     start, rows = time.perf_counter(), []
     with out.open("w") as f:
         for it in tqdm(items, desc=model):
-            shown_first = log_odds(lm, tok, it, 0, max_tokens)
-            shown_second = log_odds(lm, tok, it, 1, max_tokens)
+            shown_first = log_odds(lm, tok, answers, it, 0, max_tokens)
+            shown_second = None if shown_first is None else log_odds(lm, tok, answers, it, 1, max_tokens)
             if shown_first is None or shown_second is None:
                 continue
             margin = shown_first - shown_second  # > 0: prefers responses[0] in both orders together
