@@ -147,7 +147,7 @@ def test_spct_eval_writes_the_table_and_resumes_from_its_judgments(tmp_path: Pat
     assert set(rmb_rows) == {"greedy", "voting@1", "voting@2", "voting@4"}
     assert rmb_rows["greedy"]["n"] == 12 and len(rmb_rows["greedy"]["subsets"]) == 4  # 3 per part
     assert rmb_rows["greedy"]["parsed"] == rmb_rows["voting@2"]["parsed"] == 1.0  # every scripted sample parses
-    assert "samples that parsed (greedy): rmb 100%, realmistake 100%" in (tmp_path / "results.md").read_text()
+    assert "samples that parsed (greedy): rmb 100.0%, realmistake 100.0%" in (tmp_path / "results.md").read_text()
     assert results["benchmarks"]["realmistake"]["greedy"]["metric"] == "ROC-AUC"
     assert (tmp_path / "results.md").read_text().startswith("| model | strategy | rmb | realmistake |")
     assert (tmp_path / "results.png").stat().st_size > 0
@@ -424,3 +424,38 @@ def test_voting_figures_do_not_depend_on_the_order_of_the_items():
     assert 0 < forward["voting@2"]["score"] < 1
     assert {k: r["score"] for k, r in forward.items()} == pytest.approx({k: r["score"] for k, r in backward.items()})
     assert _auc_at(lone, sampled, 2, 0)["score"] == pytest.approx(_auc_at(lone[::-1], sampled, 2, 0)["score"])
+
+
+class Unfinished(ScriptedJudge):
+    """Every second sampled completion stops before its scores, as at the token limit."""
+
+    sampled = 0
+
+    def generate(self, prompts, sampling):
+        out = super().generate(prompts, sampling)
+        if sampling.temperature == 0:
+            return out
+        cut = []
+        for completions in out:
+            cut.append([])
+            for c in completions:
+                self.sampled += 1
+                cut[-1].append(c if self.sampled % 2 else Completion(c.text.split("Scores:")[0], "length", c.n_tokens))
+        return cut
+
+
+def test_report_gives_a_model_one_row_over_its_runs_and_both_parse_rates(tmp_path: Path):
+    from spct.eval.run import combine, run, write_table
+
+    held = run(["realmistake"], Unfinished(), [1, 2], DATA, tmp_path / "held", model="m", limit=2)
+    inside = run(["rmb"], ScriptedJudge(), [1], DATA, tmp_path / "in", model="m", limit=2)
+    other = run(["rmb"], ScriptedJudge(), [1], DATA, tmp_path / "other", model="m", limit=3)  # rmb again: apart
+    runs = combine([held, inside, other])
+    assert [sorted(r["benchmarks"]) for r in runs] == [["realmistake", "rmb"], ["rmb"]]
+    assert runs[1]["benchmarks"]["rmb"]["greedy"]["n"] == 12 and held["benchmarks"].keys() == {"realmistake"}
+    write_table(runs, tmp_path / "t.md")
+    table = (tmp_path / "t.md").read_text()
+    assert table.startswith("| model | strategy | realmistake | rmb |")
+    assert sum(line.startswith("| m | greedy |") for line in table.splitlines()) == 2
+    assert "m, samples that parsed (greedy): realmistake 100.0%, rmb 100.0%" in table
+    assert "m, samples that parsed (sampled): realmistake 50.0%" in table  # every second sample cut

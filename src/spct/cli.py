@@ -443,7 +443,11 @@ def report_command(
     runs: Annotated[list[Path], typer.Argument(help="`spct eval` output folders, or their results.jsonl")],
     html: Annotated[Path | None, typer.Option(help="write one self-contained page of every item here")] = None,
     table: Annotated[
-        Path | None, typer.Option(help="write the runs' rows as one Markdown table here, and a bar chart beside it")
+        Path | None,
+        typer.Option(
+            help="write the runs' rows as one Markdown table here, and a bar chart beside it; a model's runs on "
+            "different benchmarks share its rows"
+        ),
     ] = None,
     subsets: Annotated[bool, typer.Option(help="--table: a table per subset too (the miniature's families)")] = False,
 ) -> None:
@@ -451,7 +455,7 @@ def report_command(
     import json
 
     from spct.eval.report import write_html
-    from spct.eval.run import plot_runs, write_table
+    from spct.eval.run import combine, plot_runs, write_table
 
     folders = [r.parent if r.is_file() else r for r in runs]
     if html is None and table is None:
@@ -460,7 +464,7 @@ def report_command(
         write_html([f / "results.jsonl" for f in folders], html)
         Console().print(f"wrote {html}")
     if table is not None:
-        measured = [json.loads((f / "results.json").read_text()) for f in folders]
+        measured = combine([json.loads((f / "results.json").read_text()) for f in folders])
         write_table(measured, table, subsets=subsets)
         plot_runs(measured, table.with_suffix(".png"))
         Console().print(table.read_text())

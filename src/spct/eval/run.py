@@ -370,6 +370,28 @@ def label(results: dict) -> str:
     return path.parent.name if path.name == "model" else path.name
 
 
+def combine(runs: list[dict]) -> list[dict]:
+    """One result per model where its benchmarks were measured by separate runs (held out in one
+    folder, in-distribution in another), so that a table gives the model one row per strategy;
+    runs of a model that measured the same benchmark (another device, another budget) stay apart."""
+    combined: list[dict] = []
+    for results in runs:
+        same = next(
+            (
+                c
+                for c in combined
+                if c["model"] == results["model"] and not c["benchmarks"].keys() & results["benchmarks"].keys()
+            ),
+            None,
+        )
+        if same is None:
+            combined.append(dict(results))
+        else:
+            same["benchmarks"] = same["benchmarks"] | results["benchmarks"]
+            same["overall"] = _overall(same["benchmarks"])
+    return combined
+
+
 def write_table(runs: list[dict], path: Path, subsets: bool = False) -> None:
     """The paper's layout: a row per model and strategy, a column per benchmark (score, interval,
     n) and Overall where a run measured all four of its benchmarks; with `subsets`, one more table
@@ -387,16 +409,13 @@ def write_table(runs: list[dict], path: Path, subsets: bool = False) -> None:
     lines = markdown_table(["model", "strategy", *names, *(["Overall"] if with_overall else [])], rows)
     notes = []
     for results in runs:
-        parsed = {
-            n: rows["greedy"]["parsed"]
-            for n, rows in results["benchmarks"].items()
-            if "parsed" in rows.get("greedy", {})
-        }
-        if parsed:
-            notes.append(
-                f"- {label(results)}, samples that parsed (greedy): "
-                + ", ".join(f"{n} {100 * v:.0f}%" for n, v in parsed.items())
-            )
+        for kind, pick in (("greedy", lambda rows: rows.get("greedy", {})), ("sampled", _sampled_row)):
+            parsed = {n: pick(rows)["parsed"] for n, rows in results["benchmarks"].items() if "parsed" in pick(rows)}
+            if parsed:
+                notes.append(
+                    f"- {label(results)}, samples that parsed ({kind}): "
+                    + ", ".join(f"{n} {100 * v:.1f}%" for n, v in parsed.items())
+                )
         separation = {
             n: row["meta RM ROC-AUC"]
             for n, rows in results["benchmarks"].items()
@@ -415,6 +434,11 @@ def write_table(runs: list[dict], path: Path, subsets: bool = False) -> None:
     if subsets:
         lines += [line for name in names for line in _subset_table(runs, name)]
     path.write_text("\n".join(lines + (["", *notes] if notes else [])) + "\n")
+
+
+def _sampled_row(rows: dict) -> dict:
+    """The row of a benchmark's sampled pass (every voting@k reads the same pass), or {}."""
+    return next((row for s, row in rows.items() if s.startswith("voting@")), {})
 
 
 def _subset_table(runs: list[dict], name: str) -> list[str]:
