@@ -1,6 +1,7 @@
 """What a GRM's greedy critiques are like, from `spct eval` runs: beyond accuracy, whether each
 critique is about its item, whether the model favours a shown position, and whether its scores
-contradict its own stated verdict. Read on the items every run judged.
+contradict its own stated verdict. Read on the items every run judged, on any benchmark (the
+items as each run's results.jsonl holds them).
 
     python benchmarks/critique_quality.py runs/real/eval/cold-start-v2-held-out runs/real/eval/rft-held-out-L10
 
@@ -27,8 +28,7 @@ import re
 from pathlib import Path
 
 from spct.core.drift import named_best, principle_drift
-from spct.core.items import Sample, query_text
-from spct.eval.benchmarks import realmistake, rewardbench
+from spct.core.items import Item, Sample, query_text
 
 
 def words(text: str) -> set[str]:
@@ -74,20 +74,28 @@ def measure(rows: list[dict], items: dict) -> dict[str, float]:
 
 
 def greedy_judgments(folder: Path) -> list[dict]:
-    """The greedy judgments of one `spct eval` run on the held-out benchmarks."""
-    paths = [folder / bench / "greedy.jsonl" for bench in ("rewardbench", "realmistake")]
-    return [json.loads(line) for path in paths if path.is_file() for line in path.read_text().splitlines()]
+    """The greedy judgments of one `spct eval` run, every benchmark it judged."""
+    paths = sorted(folder.glob("*/greedy.jsonl"))
+    return [json.loads(line) for path in paths for line in path.read_text().splitlines()]
+
+
+def judged_items(folder: Path) -> dict[str, Item]:
+    """The items of one `spct eval` run, as its results.jsonl holds them (responses in the order
+    of the item, the label)."""
+    fields = Item.model_fields.keys()
+    rows = (json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines())
+    return {r["id"]: Item(**{k: v for k, v in r.items() if k in fields}) for r in rows}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="`spct eval` output folders")
-    parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     args = parser.parse_args()
-    data = rewardbench.load_llmbar(args.data) + rewardbench.load_hep(args.data) + realmistake.load(args.data)
-    items = {it.id: it for it in data}
+    items = {k: it for folder in args.runs for k, it in judged_items(folder).items()}
     runs = {folder: greedy_judgments(folder) for folder in args.runs}
     common = set.intersection(*({r["id"] for r in rows} for rows in runs.values()))
+    if not common:
+        raise SystemExit("no item was judged greedy by every run: compare runs of the same items")
     print(f"{len(common)} items judged by every run\n")
     print(
         "| run | items | parsed | about the item | first shown | contradicts itself (of verdicts named) "
