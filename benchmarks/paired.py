@@ -16,6 +16,8 @@ import json
 from math import comb
 from pathlib import Path
 
+from spct.eval.run import label
+
 
 def outcomes(folder: Path) -> dict[tuple[str, str], float]:
     """(benchmark, item id) -> strict greedy outcome, for the run's accuracy benchmarks."""
@@ -42,9 +44,9 @@ def compare(reference: dict, other: dict) -> dict[str, dict]:
     return out
 
 
-def label(folder: Path) -> str:
-    model = Path(json.loads((folder / "results.json").read_text())["model"])
-    return model.parent.name if model.name == "model" else model.name
+def name(folder: Path) -> str:
+    """The run's model as spct's tables name it."""
+    return label(json.loads((folder / "results.json").read_text()))
 
 
 def main() -> None:
@@ -53,13 +55,15 @@ def main() -> None:
     parser.add_argument("others", type=Path, nargs="+", help="folders to compare with it")
     args = parser.parse_args()
     reference = outcomes(args.reference)
-    name = label(args.reference)
-    print(f"| benchmark | model | items | right only under {name} | right only under the model | sign test p |")
+    print(
+        f"| benchmark | model | items | right only under {name(args.reference)} | right only under the model "
+        "| sign test p |"
+    )
     print("|---|---|---|---|---|---|")
     for folder in args.others:
         for bench, row in sorted(compare(reference, outcomes(folder)).items()):
             print(
-                f"| {bench} | {label(folder)} | {row['items']} | {row['only reference']} | {row['only other']} "
+                f"| {bench} | {name(folder)} | {row['items']} | {row['only reference']} | {row['only other']} "
                 f"| {row['p']:.3f} |"
             )
 
