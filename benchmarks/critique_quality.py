@@ -82,9 +82,8 @@ def greedy_judgments(folder: Path) -> list[dict]:
 def judged_items(folder: Path) -> dict[str, Item]:
     """The items of one `spct eval` run, as its results.jsonl holds them (responses in the order
     of the item, the label)."""
-    fields = Item.model_fields.keys()
-    rows = (json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines())
-    return {r["id"]: Item(**{k: v for k, v in r.items() if k in fields}) for r in rows}
+    items = (Item.model_validate_json(line) for line in (folder / "results.jsonl").read_text().splitlines())
+    return {it.id: it for it in items}  # the record's other fields (outcomes, judgments) are ignored
 
 
 def main() -> None:
