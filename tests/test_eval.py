@@ -16,7 +16,16 @@ from spct.backends.base import Completion
 from spct.core.items import Item
 from spct.core.parse import format_judgment
 from spct.eval.benchmarks import Benchmark, MissingField, mean_of_subsets, rewardbench, rmb
-from spct.eval.metrics import auc_bootstrap, bootstrap, outcome, overall, roc_auc, section_scores
+from spct.eval.metrics import (
+    Paired,
+    auc_bootstrap,
+    bootstrap,
+    outcome,
+    overall,
+    paired_difference,
+    roc_auc,
+    section_scores,
+)
 from spct.grm import PAPER_TEMPLATES
 
 
@@ -138,6 +147,25 @@ def test_roc_auc_agrees_with_counting_pairs_and_has_an_interval_over_items():
     assert both.value == pytest.approx(0.5) and both.low < 1 - pairs and both.high > pairs
 
 
+def test_a_paired_difference_is_clear_of_zero_where_the_separate_intervals_overlap():
+    """Another strategy right on 12 more of 100 items and wrong on none more: each strategy's own
+    interval overlaps the other's, the paired one holds only gains."""
+    rng = random.Random(0)
+    reference = [float(rng.random() < 0.5) for _ in range(100)]
+    wrong = [i for i, v in enumerate(reference) if v == 0][:12]
+    other = [1.0 if i in wrong else v for i, v in enumerate(reference)]
+    alone, better = bootstrap(reference), bootstrap(other)
+    assert better.low < alone.high  # apart, the intervals overlap
+    est = paired_difference([Paired([reference], [other])])
+    assert est.value == pytest.approx(0.12) and est.n == 100 and 0 < est.low < 0.12 < est.high
+    # ROC-AUC: the same scores under both give zero, and over two benchmarks the mean of the two
+    scores, labels = [rng.random() for _ in range(40)], [i % 2 for i in range(40)]
+    same = paired_difference([Paired([scores], [scores], labels)])
+    assert (same.value, same.low, same.high) == (0.0, 0.0, 0.0)
+    both = paired_difference([Paired([reference], [other]), Paired([scores], [scores], labels)])
+    assert both.value == pytest.approx(0.06) and both.n == 140 and both.low > 0
+
+
 def test_spct_eval_writes_the_table_and_resumes_from_its_judgments(tmp_path: Path):
     from spct.eval.run import run
 
@@ -160,6 +188,14 @@ def test_spct_eval_writes_the_table_and_resumes_from_its_judgments(tmp_path: Pat
     assert {s: r["score"] for s, r in strict["benchmarks"]["rmb"].items()} == dict.fromkeys(rmb_rows, 0.0)
     # ...and every lone ReaLMistake response scores the same: no ranking at all, an AUC of one half
     assert results["benchmarks"]["realmistake"]["greedy"]["score"] == 0.5
+    # every strategy beyond greedy: its paired difference from greedy per benchmark, and their mean
+    assert results["benchmarks"]["realmistake"]["voting@4"]["vs greedy"] == {"difference": 0.0, "low": 0.0, "high": 0.0}
+    per_bench = [results["benchmarks"][b]["voting@4"]["vs greedy"]["difference"] for b in ("rmb", "realmistake")]
+    assert results["vs greedy"]["voting@4"]["difference"] == pytest.approx(sum(per_bench) / 2)
+    assert (
+        "- scripted, voting@4 minus greedy on the same items (paired 95% interval): rmb "
+        in (tmp_path / "results.md").read_text()
+    )
 
 
 def test_items_of_an_earlier_run_judges_exactly_its_items(tmp_path: Path):
@@ -391,7 +427,7 @@ def test_meta_rows_report_whether_the_meta_rm_tells_right_samples_from_wrong(
         right.meta_score, wrong.meta_score = (1.0, 0.0) if trusted == "right" else (0.0, 1.0)
         sampled[it.id] = vote(it.id, 2, [right, wrong, Sample(order=[0, 1], text="", failure="no_box")])
     bench = _counted(items)
-    rows = grm_rows(bench, items, sampled, sampled, [3], meta=True, seed=0, ties="strict")
+    rows, _ = grm_rows(bench, items, sampled, sampled, [3], meta=True, seed=0, ties="strict")
     assert rows["voting@3"]["score"] == 0.0  # 11 against 11: a tie, wrong under the strict rule
     assert rows["meta@3"]["score"] == meta_accuracy and rows["meta@3"]["meta RM ROC-AUC"] == separation
     assert "meta RM ROC-AUC" not in rows["voting@3"]
@@ -419,8 +455,8 @@ def test_voting_figures_do_not_depend_on_the_order_of_the_items():
         n = len(it.responses)
         scores = [[draw.randint(1, 10) for _ in range(n)] for _ in range(6)]
         sampled[it.id] = vote(it.id, n, [Sample(order=list(range(n)), text="", scores=s) for s in scores])
-    forward = grm_rows(_counted(pairs), pairs, sampled, sampled, [2, 3], meta=False, seed=0)
-    backward = grm_rows(_counted(pairs[::-1]), pairs[::-1], sampled, sampled, [2, 3], meta=False, seed=0)
+    forward, _ = grm_rows(_counted(pairs), pairs, sampled, sampled, [2, 3], meta=False, seed=0)
+    backward, _ = grm_rows(_counted(pairs[::-1]), pairs[::-1], sampled, sampled, [2, 3], meta=False, seed=0)
     assert 0 < forward["voting@2"]["score"] < 1
     assert {k: r["score"] for k, r in forward.items()} == pytest.approx({k: r["score"] for k, r in backward.items()})
     assert _auc_at(lone, sampled, 2, 0)["score"] == pytest.approx(_auc_at(lone[::-1], sampled, 2, 0)["score"])

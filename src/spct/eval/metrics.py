@@ -9,6 +9,8 @@
 - ReaLMistake: ROC-AUC of the response's score against "no error" (rank statistic, ties half),
   its interval from resampled items.
 - Overall: the mean of RewardBench, PPE Preference, PPE Correctness and RMB.
+- A strategy against another on the same items (voting@k against greedy): the difference with a
+  paired bootstrap interval, over one benchmark or as the mean over several.
 """
 
 from __future__ import annotations
@@ -133,6 +135,58 @@ def auc_bootstrap(
             continue
         aucs.append(roc_auc(scores[len(aucs) % len(scores)][idx], y[idx]))
     return _percentile_interval(value, len(y), aucs)
+
+
+@dataclass(frozen=True)
+class Paired:
+    """One benchmark's items under a reference strategy and another, as `auc_bootstrap` reads
+    them: draws of per-item values (one for greedy, one per drawn k-subset for voting@k) and, for
+    ROC-AUC, the items' labels; without labels the statistic is the mean (accuracy)."""
+
+    reference: Sequence[Sequence[float]]
+    other: Sequence[Sequence[float]]
+    labels: Sequence[int] | None = None
+
+
+def _statistic(values: np.ndarray, labels: np.ndarray | None) -> float:
+    return float(values.mean()) if labels is None else roc_auc(values, labels)
+
+
+def paired_difference(groups: Sequence[Paired], resamples: int = 1000, seed: int = 0) -> Estimate:
+    """`other` minus `reference`, averaged over the groups (benchmarks), with a percentile
+    bootstrap 95% interval: each resample draws every group's items with replacement, the same
+    items for both strategies (resample r reads draw r mod the count, as `auc_bootstrap`). Paired,
+    because two strategies judged on the same items share most outcomes: their own intervals
+    overlap long after the difference between them is clear of zero."""
+    data = [
+        (
+            np.asarray(g.reference, dtype=float),
+            np.asarray(g.other, dtype=float),
+            None if g.labels is None else np.asarray(g.labels, dtype=bool),
+        )
+        for g in groups
+    ]
+
+    def difference(ref: np.ndarray, other: np.ndarray, y: np.ndarray | None, r: int | None, idx: np.ndarray) -> float:
+        y = None if y is None else y[idx]
+        if r is None:  # every draw, every item: the point value
+            return float(
+                np.mean([_statistic(d[idx], y) for d in other]) - np.mean([_statistic(d[idx], y) for d in ref])
+            )
+        return _statistic(other[r % len(other)][idx], y) - _statistic(ref[r % len(ref)][idx], y)
+
+    value = float(np.mean([difference(ref, other, y, None, np.arange(ref.shape[1])) for ref, other, y in data]))
+    rng = np.random.default_rng(seed)
+    resampled = []
+    for r in range(resamples):
+        total = 0.0
+        for ref, other, y in data:
+            idx = rng.integers(ref.shape[1], size=ref.shape[1])
+            while y is not None and (y[idx].all() or not y[idx].any()):  # an AUC needs both labels
+                idx = rng.integers(ref.shape[1], size=ref.shape[1])
+            total += difference(ref, other, y, r, idx)
+        resampled.append(total / len(data))
+    return _percentile_interval(value, sum(ref.shape[1] for ref, _, _ in data), resampled)
 
 
 def overall(scores: dict[str, float]) -> float | None:

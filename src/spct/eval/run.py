@@ -37,7 +37,7 @@ from spct.eval.benchmarks import (
     rewardbench2,
     rmb,
 )
-from spct.eval.metrics import auc_bootstrap, bootstrap, outcome, overall, roc_auc
+from spct.eval.metrics import Estimate, Paired, auc_bootstrap, bootstrap, outcome, overall, paired_difference, roc_auc
 from spct.eval.report import estimate, markdown_table
 from spct.io import figure
 from spct.jobs import judge_to
@@ -132,15 +132,23 @@ def _mean_at(judgment: Judgment, k: int, rng: random.Random) -> float:
     return sum(valid) / len(valid) if valid else float("-inf")
 
 
+def _means_at(items: list[Item], judged: dict[str, Judgment], k: int, seed: int) -> list[list[float]]:
+    """Each item's mean score over one k-subset of its samples, in `SUBSETS` draws (one when k
+    takes them all): what the ROC-AUC of voting@k averages over."""
+    rngs = {it.id: item_rng(seed, k, it.id) for it in items}
+    draws = 1 if k >= max(len(judged[it.id].samples) for it in items) else SUBSETS
+    return [[_mean_at(judged[it.id], k, rngs[it.id]) for it in items] for _ in range(draws)]
+
+
 def _auc_at(items: list[Item], judged: dict[str, Judgment], k: int, seed: int) -> dict:
     """ROC-AUC of voting@k: not a mean of per-item values, so the AUC of one k-subset per item,
     averaged over draws."""
-    rngs = {it.id: item_rng(seed, k, it.id) for it in items}
-    draws = 1 if k >= max(len(judged[it.id].samples) for it in items) else SUBSETS
-    labels = [it.rating for it in items]
-    means = [[_mean_at(judged[it.id], k, rngs[it.id]) for it in items] for _ in range(draws)]
-    est = auc_bootstrap(means, labels, seed=seed)
+    est = auc_bootstrap(_means_at(items, judged, k, seed), [it.rating for it in items], seed=seed)
     return {"n": len(items), "unjudged": 0, "metric": "ROC-AUC", "score": est.value, "low": est.low, "high": est.high}
+
+
+def _difference(est: Estimate) -> dict[str, float]:
+    return {"difference": est.value, "low": est.low, "high": est.high}
 
 
 def grm_rows(
@@ -152,9 +160,11 @@ def grm_rows(
     meta: bool,
     seed: int,
     ties: str = "random",
-) -> dict[str, dict]:
+) -> tuple[dict[str, dict], dict[str, Paired]]:
     """greedy, voting@k and (with meta scores on the samples) meta@k for one benchmark. A tie at
-    the top is broken at random (`ties="random"`, the paper's evaluation) or wrong ("strict")."""
+    the top is broken at random (`ties="random"`, the paper's evaluation) or wrong ("strict").
+    Every row beyond greedy holds its difference from greedy on the same items ("vs greedy", a
+    paired interval), and the items' values under both are returned for a mean over benchmarks."""
 
     def won(j: Judgment, it: Item, rng: random.Random) -> float:
         if bench.value is not None:
@@ -171,19 +181,31 @@ def grm_rows(
             values[it.id] = pick(sampled[it.id], it, k, rng, rule=lambda j, i, rng=rng: won(j, i, rng))
         return values
 
+    paired: dict[str, Paired] = {}
     if bench.metric == "ROC-AUC":
-        rows = {"greedy": summarise(bench, items, {it.id: _mean_score(greedy[it.id]) for it in items}, seed)}
-        rows.update({f"voting@{k}": _auc_at(items, sampled, k, seed) for k in ks} if sampled else {})
-        return rows
-    greedy_won = {it.id: won(greedy[it.id], it, item_rng(seed, it.id)) for it in items}
-    rows = {"greedy": summarise(bench, items, greedy_won, seed)}
-    for k in ks if sampled else []:
-        rows[f"voting@{k}"] = summarise(bench, items, at(k, vote_at), seed)
-    if sampled and meta:
-        separation = meta_separation(items, sampled)
-        for k in [k for k in ks if k > 1]:
-            rows[f"meta@{k}"] = summarise(bench, items, at(k, meta_at), seed) | {"meta RM ROC-AUC": separation}
-    return rows
+        greedy_means = [_mean_score(greedy[it.id]) for it in items]
+        rows = {"greedy": summarise(bench, items, dict(zip([it.id for it in items], greedy_means, strict=True)), seed)}
+        labels = [it.rating for it in items]
+        for k in ks if sampled else []:
+            rows[f"voting@{k}"] = _auc_at(items, sampled, k, seed)
+            paired[f"voting@{k}"] = Paired([greedy_means], _means_at(items, sampled, k, seed), labels)
+    else:
+        greedy_won = {it.id: won(greedy[it.id], it, item_rng(seed, it.id)) for it in items}
+        rows = {"greedy": summarise(bench, items, greedy_won, seed)}
+        strategies = [(f"voting@{k}", k, vote_at) for k in ks] if sampled else []
+        if sampled and meta:
+            strategies += [(f"meta@{k}", k, meta_at) for k in ks if k > 1]
+        for name, k, pick in strategies:
+            values = at(k, pick)
+            rows[name] = summarise(bench, items, values, seed)
+            paired[name] = Paired([[greedy_won[it.id] for it in items]], [[values[it.id] for it in items]])
+        if sampled and meta:
+            separation = meta_separation(items, sampled)
+            for name in rows.keys() & {f"meta@{k}" for k in ks}:
+                rows[name]["meta RM ROC-AUC"] = separation
+    for name, pair in paired.items():
+        rows[name]["vs greedy"] = _difference(paired_difference([pair], seed=seed))
+    return rows, paired
 
 
 def meta_separation(items: list[Item], sampled: dict[str, Judgment]) -> float | None:
@@ -245,6 +267,7 @@ def run(
     }
     earlier = None if items_of is None else _items_of(items_of)
     per_item: list[dict] = []
+    paired: dict[str, list[Paired]] = defaultdict(list)  # strategy -> one per benchmark
     for bench in chosen:
         name = bench.name
         items = bench.load(data)
@@ -263,7 +286,10 @@ def run(
         if engine is None:
             rows, records = _baseline(bench, items, model, seed, ties)
         else:
-            rows, records = _grm(bench, items, engine, ks, out, batch_size, max_new_tokens, meta_rm, seed, ties)
+            rows, records, pairs = _grm(bench, items, engine, ks, out, batch_size, max_new_tokens, meta_rm, seed, ties)
+            for strategy, pair in pairs.items():
+                paired[strategy].append(pair)
+            results["vs greedy"] = {s: _difference(paired_difference(g, seed=seed)) for s, g in paired.items()}
         results["benchmarks"][name] = rows
         per_item += records
         results["overall"] = _overall(results["benchmarks"])
@@ -285,7 +311,7 @@ def _grm(
     meta_rm: str | None,
     seed: int,
     ties: str,
-) -> tuple[dict, list[dict]]:
+) -> tuple[dict, list[dict], dict[str, Paired]]:
     folder = out / bench.name
     rated = bench.metric == "ROC-AUC"
     meta = meta_rm is not None and not rated  # meta@k is an accuracy strategy: a rated item has no vote to steer
@@ -300,7 +326,7 @@ def _grm(
                 items, MetaRM(meta_rm).annotate(items, [sampled[it.id].samples for it in items]), strict=True
             ):
                 sampled[it.id].samples = samples
-    rows = grm_rows(bench, items, greedy, sampled, ks, meta, seed, ties)
+    rows, paired = grm_rows(bench, items, greedy, sampled, ks, meta, seed, ties)
     rows["greedy"]["parsed"] = _parse_rate(items, greedy)
     if sampled:
         parsed = _parse_rate(items, sampled)  # one pass serves every k
@@ -316,7 +342,7 @@ def _grm(
         )
         for it in items
     ]
-    return rows, records
+    return rows, records, paired
 
 
 def _strict(bench: Benchmark, judgment: Judgment, item: Item) -> float:
@@ -389,6 +415,7 @@ def combine(runs: list[dict]) -> list[dict]:
         else:
             same["benchmarks"] = same["benchmarks"] | results["benchmarks"]
             same["overall"] = _overall(same["benchmarks"])
+            same.pop("vs greedy", None)  # a mean over the first run's benchmarks only; each row keeps its own
     return combined
 
 
@@ -427,6 +454,7 @@ def write_table(runs: list[dict], path: Path, subsets: bool = False) -> None:
                 f"- {label(results)}, meta RM ROC-AUC for a right sample (0.5: no better than chance): "
                 + ", ".join(f"{n} {v:.2f}" for n, v in separation.items())
             )
+        notes += _against_greedy(results)
         rb = results["benchmarks"].get("rewardbench")
         sections = next(iter(rb.values())).get("sections", {}) if rb else {}
         if rb and len(sections) < 4:
@@ -434,6 +462,28 @@ def write_table(runs: list[dict], path: Path, subsets: bool = False) -> None:
     if subsets:
         lines += [line for name in names for line in _subset_table(runs, name)]
     path.write_text("\n".join(lines + (["", *notes] if notes else [])) + "\n")
+
+
+def _points(d: dict) -> str:
+    return f"{100 * d['difference']:+.1f} [{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]"
+
+
+def _against_greedy(results: dict) -> list[str]:
+    """One note per strategy: its difference from greedy per benchmark and, over several, their
+    mean, each with its paired interval (points; ROC-AUC in points of AUC)."""
+    notes = []
+    strategies = dict.fromkeys(
+        s for rows in results["benchmarks"].values() for s, r in rows.items() if "vs greedy" in r
+    )
+    for s in strategies:
+        parts = [f"{n} {_points(rows[s]['vs greedy'])}" for n, rows in results["benchmarks"].items() if s in rows]
+        pooled = results.get("vs greedy", {}).get(s)
+        if pooled and len(parts) > 1:
+            parts.append(f"mean of the benchmarks {_points(pooled)}")
+        notes.append(
+            f"- {label(results)}, {s} minus greedy on the same items (paired 95% interval): " + ", ".join(parts)
+        )
+    return notes
 
 
 def _sampled_row(rows: dict) -> dict:
