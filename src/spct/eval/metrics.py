@@ -167,15 +167,15 @@ def paired_difference(groups: Sequence[Paired], resamples: int = 1000, seed: int
         for g in groups
     ]
 
-    def difference(ref: np.ndarray, other: np.ndarray, y: np.ndarray | None, r: int | None, idx: np.ndarray) -> float:
-        y = None if y is None else y[idx]
-        if r is None:  # every draw, every item: the point value
-            return float(
-                np.mean([_statistic(d[idx], y) for d in other]) - np.mean([_statistic(d[idx], y) for d in ref])
-            )
-        return _statistic(other[r % len(other)][idx], y) - _statistic(ref[r % len(ref)][idx], y)
-
-    value = float(np.mean([difference(ref, other, y, None, np.arange(ref.shape[1])) for ref, other, y in data]))
+    # the point value: every item, every draw
+    value = float(
+        np.mean(
+            [
+                np.mean([_statistic(d, y) for d in other]) - np.mean([_statistic(d, y) for d in ref])
+                for ref, other, y in data
+            ]
+        )
+    )
     rng = np.random.default_rng(seed)
     resampled = []
     for r in range(resamples):
@@ -184,7 +184,8 @@ def paired_difference(groups: Sequence[Paired], resamples: int = 1000, seed: int
             idx = rng.integers(ref.shape[1], size=ref.shape[1])
             while y is not None and (y[idx].all() or not y[idx].any()):  # an AUC needs both labels
                 idx = rng.integers(ref.shape[1], size=ref.shape[1])
-            total += difference(ref, other, y, r, idx)
+            y_idx = None if y is None else y[idx]
+            total += _statistic(other[r % len(other)][idx], y_idx) - _statistic(ref[r % len(ref)][idx], y_idx)
         resampled.append(total / len(data))
     return _percentile_interval(value, sum(ref.shape[1] for ref, _, _ in data), resampled)
 

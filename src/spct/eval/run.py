@@ -143,8 +143,12 @@ def _means_at(items: list[Item], judged: dict[str, Judgment], k: int, seed: int)
 def _auc_at(items: list[Item], judged: dict[str, Judgment], k: int, seed: int) -> dict:
     """ROC-AUC of voting@k: not a mean of per-item values, so the AUC of one k-subset per item,
     averaged over draws."""
-    est = auc_bootstrap(_means_at(items, judged, k, seed), [it.rating for it in items], seed=seed)
-    return {"n": len(items), "unjudged": 0, "metric": "ROC-AUC", "score": est.value, "low": est.low, "high": est.high}
+    return _auc_row(_means_at(items, judged, k, seed), [it.rating for it in items], seed)
+
+
+def _auc_row(means: list[list[float]], labels: list[int], seed: int) -> dict:
+    est = auc_bootstrap(means, labels, seed=seed)
+    return {"n": len(labels), "unjudged": 0, "metric": "ROC-AUC", "score": est.value, "low": est.low, "high": est.high}
 
 
 def _difference(est: Estimate) -> dict[str, float]:
@@ -187,8 +191,9 @@ def grm_rows(
         rows = {"greedy": summarise(bench, items, dict(zip([it.id for it in items], greedy_means, strict=True)), seed)}
         labels = [it.rating for it in items]
         for k in ks if sampled else []:
-            rows[f"voting@{k}"] = _auc_at(items, sampled, k, seed)
-            paired[f"voting@{k}"] = Paired([greedy_means], _means_at(items, sampled, k, seed), labels)
+            means = _means_at(items, sampled, k, seed)
+            rows[f"voting@{k}"] = _auc_row(means, labels, seed)
+            paired[f"voting@{k}"] = Paired([greedy_means], means, labels)
     else:
         greedy_won = {it.id: won(greedy[it.id], it, item_rng(seed, it.id)) for it in items}
         rows = {"greedy": summarise(bench, items, greedy_won, seed)}
