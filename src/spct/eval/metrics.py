@@ -130,11 +130,18 @@ def auc_bootstrap(
     rng = np.random.default_rng(seed)
     aucs: list[float] = []
     while len(aucs) < resamples:
-        idx = rng.integers(len(y), size=len(y))
-        if y[idx].all() or not y[idx].any():
-            continue
+        idx = _resample(rng, len(y), y)
         aucs.append(roc_auc(scores[len(aucs) % len(scores)][idx], y[idx]))
     return _percentile_interval(value, len(y), aucs)
+
+
+def _resample(rng: np.random.Generator, n: int, labels: np.ndarray | None) -> np.ndarray:
+    """n item indices drawn with replacement; with labels, drawn again until both are in (an AUC
+    needs a positive and a negative)."""
+    idx = rng.integers(n, size=n)
+    while labels is not None and (labels[idx].all() or not labels[idx].any()):
+        idx = rng.integers(n, size=n)
+    return idx
 
 
 @dataclass(frozen=True)
@@ -181,9 +188,7 @@ def paired_difference(groups: Sequence[Paired], resamples: int = 1000, seed: int
     for r in range(resamples):
         total = 0.0
         for ref, other, y in data:
-            idx = rng.integers(ref.shape[1], size=ref.shape[1])
-            while y is not None and (y[idx].all() or not y[idx].any()):  # an AUC needs both labels
-                idx = rng.integers(ref.shape[1], size=ref.shape[1])
+            idx = _resample(rng, ref.shape[1], y)
             y_idx = None if y is None else y[idx]
             total += _statistic(other[r % len(other)][idx], y_idx) - _statistic(ref[r % len(ref)][idx], y_idx)
         resampled.append(total / len(data))
