@@ -214,6 +214,10 @@ def test_items_of_an_earlier_run_judges_exactly_its_items(tmp_path: Path):
             items_of=tmp_path / "a" / "results.jsonl")  # fmt: skip
 
 
+def one_to_ten(_: Item) -> tuple[int, int]:
+    return (1, 10)
+
+
 def _counted(items: list[Item], aggregate=None):
     return Benchmark("counted", lambda root: items, **({"aggregate": aggregate} if aggregate else {}))
 
@@ -427,7 +431,7 @@ def test_meta_rows_report_whether_the_meta_rm_tells_right_samples_from_wrong(
         right.meta_score, wrong.meta_score = (1.0, 0.0) if trusted == "right" else (0.0, 1.0)
         sampled[it.id] = vote(it.id, 2, [right, wrong, Sample(order=[0, 1], text="", failure="no_box")])
     bench = _counted(items)
-    rows, _ = grm_rows(bench, items, sampled, sampled, [3], meta=True, seed=0, ties="strict")
+    rows, _ = grm_rows(bench, items, sampled, sampled, [3], meta=True, seed=0, score_range=one_to_ten, ties="strict")
     assert rows["voting@3"]["score"] == 0.0  # 11 against 11: a tie, wrong under the strict rule
     assert rows["meta@3"]["score"] == meta_accuracy and rows["meta@3"]["meta RM ROC-AUC"] == separation
     assert "meta RM ROC-AUC" not in rows["voting@3"]
@@ -436,6 +440,35 @@ def test_meta_rows_report_whether_the_meta_rm_tells_right_samples_from_wrong(
         f"meta RM ROC-AUC for a right sample (0.5: no better than chance): counted {separation:.2f}"
         in (tmp_path / "results.md").read_text()
     )
+
+
+def test_adaptive_rows_replay_the_first_draws_and_say_what_stopping_early_cost(tmp_path: Path):
+    """Each item's first four draws back the labelled best by 9 to 2 and its last four the other
+    response: voting@8 is a tie (wrong under the strict rule), while adaptive voting, certain enough
+    of the lead after one round of four, stops there and is right, with half the samples."""
+    from spct.core.items import Sample
+    from spct.core.vote import vote
+    from spct.eval.run import grm_rows, write_table
+
+    items = [Item(id=f"i{n}", query="q", responses=["a", "b"], best=n % 2, meta={"subset": "s"}) for n in range(4)]
+    sampled = {}
+    for it in items:
+        right = Sample(order=[0, 1], text="", scores=[9 if i == it.best else 2 for i in range(2)])
+        wrong = Sample(order=[0, 1], text="", scores=[2 if i == it.best else 9 for i in range(2)])
+        sampled[it.id] = vote(it.id, 2, [right] * 4 + [wrong] * 4)
+    rows, paired = grm_rows(
+        _counted(items), items, sampled, sampled, [1, 4, 8], meta=False, seed=0, score_range=one_to_ten, ties="strict"
+    )
+    assert "adaptive@4" not in rows  # one round is the whole budget: nothing to stop early
+    assert rows["voting@8"]["score"] == 0.0 and rows["adaptive@8"]["score"] == 1.0
+    assert rows["adaptive@8"]["samples per item"] == 4
+    assert rows["adaptive@8"]["vs voting@8"]["difference"] == 1.0
+    assert rows["adaptive@8"]["vs greedy"]["difference"] == 1.0 and "adaptive@8" in paired  # "greedy" is the tie here
+    write_table([{"model": "m", "benchmarks": {"counted": rows}}], tmp_path / "results.md")
+    assert (
+        "adaptive@8 (rounds of 4, confidence 0.8) minus voting@8 on the same items (paired 95% interval): "
+        "counted 4.0 samples per item (50%), +100.0 [+100.0, +100.0]"
+    ) in (tmp_path / "results.md").read_text()
 
 
 def test_voting_figures_do_not_depend_on_the_order_of_the_items():
@@ -455,8 +488,10 @@ def test_voting_figures_do_not_depend_on_the_order_of_the_items():
         n = len(it.responses)
         scores = [[draw.randint(1, 10) for _ in range(n)] for _ in range(6)]
         sampled[it.id] = vote(it.id, n, [Sample(order=list(range(n)), text="", scores=s) for s in scores])
-    forward, _ = grm_rows(_counted(pairs), pairs, sampled, sampled, [2, 3], meta=False, seed=0)
-    backward, _ = grm_rows(_counted(pairs[::-1]), pairs[::-1], sampled, sampled, [2, 3], meta=False, seed=0)
+    forward, _ = grm_rows(_counted(pairs), pairs, sampled, sampled, [2, 3], meta=False, seed=0, score_range=one_to_ten)
+    backward, _ = grm_rows(
+        _counted(pairs[::-1]), pairs[::-1], sampled, sampled, [2, 3], meta=False, seed=0, score_range=one_to_ten
+    )
     assert 0 < forward["voting@2"]["score"] < 1
     assert {k: r["score"] for k, r in forward.items()} == pytest.approx({k: r["score"] for k, r in backward.items()})
     assert _auc_at(lone, sampled, 2, 0)["score"] == pytest.approx(_auc_at(lone[::-1], sampled, 2, 0)["score"])

@@ -6,7 +6,7 @@
 
 Per benchmark: one greedy pass (T = 0) and one pass of k_max samples at T = 0.5, written as they
 finish under `out/<benchmark>/` (a rerun resumes); voting@k and meta-RM voting@k read random
-k-subsets of that pass (docs/method.md §7). Accuracy breaks a tie at the top at random, seeded (the paper's
+k-subsets of that pass, adaptive@k replays its first draws in rounds (docs/method.md §7). Accuracy breaks a tie at the top at random, seeded (the paper's
 evaluation); ROC-AUC for single-response benchmarks ranks each response's mean valid score. Each
 number comes with its count and a bootstrap 95% interval. Writes `results.json`, `results.md`
 (rows: model and strategy; columns: benchmarks and, when all four are measured, Overall),
@@ -39,9 +39,10 @@ from spct.eval.benchmarks import (
 )
 from spct.eval.metrics import Estimate, Paired, auc_bootstrap, bootstrap, outcome, overall, paired_difference, roc_auc
 from spct.eval.report import estimate, markdown_table
+from spct.grm import GRM
 from spct.io import figure
 from spct.jobs import judge_to
-from spct.scaling.curves import SUBSETS, meta_at, vote_at
+from spct.scaling.curves import SUBSETS, adaptive_at, meta_at, vote_at
 
 T = SCORING.sampled_temperature  # of the sampling pass every voting@k reads
 BENCHMARKS: dict[str, Benchmark] = {
@@ -163,12 +164,16 @@ def grm_rows(
     ks: list[int],
     meta: bool,
     seed: int,
+    score_range: Callable[[Item], tuple[int, int]],
     ties: str = "random",
 ) -> tuple[dict[str, dict], dict[str, Paired]]:
-    """greedy, voting@k and (with meta scores on the samples) meta@k for one benchmark. A tie at
-    the top is broken at random (`ties="random"`, the paper's evaluation) or wrong ("strict").
-    Every row beyond greedy holds its difference from greedy on the same items ("vs greedy", a
-    paired interval), and the items' values under both are returned for a mean over benchmarks."""
+    """greedy, voting@k, (with meta scores on the samples) meta@k and, where k allows two
+    rounds, adaptive@k for one benchmark. A tie at the top is broken at random (`ties="random"`,
+    the paper's evaluation) or wrong ("strict"). Every row beyond greedy holds its difference from
+    greedy on the same items ("vs greedy", a paired interval), and the items' values under both are
+    returned for a mean over benchmarks. adaptive@k replays adaptive voting (`SCORING`'s rounds and
+    confidence) on the pass's first draws, which are the draws it would make (`GRM.draw`): its row
+    holds the samples it used per item and its difference from voting@k on the same items."""
 
     def won(j: Judgment, it: Item, rng: random.Random) -> float:
         if bench.value is not None:
@@ -185,6 +190,17 @@ def grm_rows(
             values[it.id] = pick(sampled[it.id], it, k, rng, rule=lambda j, i, rng=rng: won(j, i, rng))
         return values
 
+    def adaptive(k: int) -> tuple[dict[str, float], float]:
+        """Each item's accuracy of adaptive voting with budget k, and the mean samples it used."""
+        values, used = {}, 0
+        for it in items:
+            rng = item_rng(seed, k, it.id)  # voting@k's: where it draws all k, the same tie-breaks
+            values[it.id], n = adaptive_at(
+                sampled[it.id], it, k, score_range(it), rule=lambda j, i, rng=rng: won(j, i, rng)
+            )
+            used += n
+        return values, used / len(items)
+
     paired: dict[str, Paired] = {}
     if bench.metric == "ROC-AUC":
         greedy_means = [_mean_score(greedy[it.id]) for it in items]
@@ -197,13 +213,23 @@ def grm_rows(
     else:
         greedy_won = {it.id: won(greedy[it.id], it, item_rng(seed, it.id)) for it in items}
         rows = {"greedy": summarise(bench, items, greedy_won, seed)}
+        reference = [[greedy_won[it.id] for it in items]]
         strategies = [(f"voting@{k}", k, vote_at) for k in ks] if sampled else []
         if sampled and meta:
             strategies += [(f"meta@{k}", k, meta_at) for k in ks if k > 1]
+        values_of = {}
         for name, k, pick in strategies:
-            values = at(k, pick)
-            rows[name] = summarise(bench, items, values, seed)
-            paired[name] = Paired([[greedy_won[it.id] for it in items]], [[values[it.id] for it in items]])
+            values_of[name] = at(k, pick)
+            rows[name] = summarise(bench, items, values_of[name], seed)
+            paired[name] = Paired(reference, [[values_of[name][it.id] for it in items]])
+        for k in [k for k in ks if sampled and k >= 2 * SCORING.round_size]:
+            values, used = adaptive(k)
+            row = rows[f"adaptive@{k}"] = summarise(bench, items, values, seed)
+            row["samples per item"] = used
+            mine = [[values[it.id] for it in items]]
+            voting = [[values_of[f"voting@{k}"][it.id] for it in items]]
+            row[f"vs voting@{k}"] = _difference(paired_difference([Paired(voting, mine)], seed=seed))
+            paired[f"adaptive@{k}"] = Paired(reference, mine)
         if sampled and meta:
             separation = meta_separation(items, sampled)
             for name in rows.keys() & {f"meta@{k}" for k in ks}:
@@ -331,7 +357,8 @@ def _grm(
                 items, MetaRM(meta_rm).annotate(items, [sampled[it.id].samples for it in items]), strict=True
             ):
                 sampled[it.id].samples = samples
-    rows, paired = grm_rows(bench, items, greedy, sampled, ks, meta, seed, ties)
+    templates = GRM(backend=engine).template_for  # the model's own, as `judge_to` judged with
+    rows, paired = grm_rows(bench, items, greedy, sampled, ks, meta, seed, lambda it: templates(it).score_range, ties)
     rows["greedy"]["parsed"] = _parse_rate(items, greedy)
     if sampled:
         parsed = _parse_rate(items, sampled)  # one pass serves every k
@@ -459,7 +486,7 @@ def write_table(runs: list[dict], path: Path, subsets: bool = False) -> None:
                 f"- {label(results)}, meta RM ROC-AUC for a right sample (0.5: no better than chance): "
                 + ", ".join(f"{n} {v:.2f}" for n, v in separation.items())
             )
-        notes += _against_greedy(results)
+        notes += _against_greedy(results) + _adaptive_notes(results)
         rb = results["benchmarks"].get("rewardbench")
         sections = next(iter(rb.values())).get("sections", {}) if rb else {}
         if rb and len(sections) < 4:
@@ -491,6 +518,25 @@ def _against_greedy(results: dict) -> list[str]:
     return notes
 
 
+def _adaptive_notes(results: dict) -> list[str]:
+    """One note per adaptive@k: what it drew per item, and its difference from voting@k on the
+    same items (paired): what its early stops cost or gained."""
+    notes = []
+    for s in dict.fromkeys(s for rows in results["benchmarks"].values() for s in rows if s.startswith("adaptive@")):
+        k = int(s.split("@")[1])
+        parts = [
+            f"{n} {rows[s]['samples per item']:.1f} samples per item ({100 * rows[s]['samples per item'] / k:.0f}%),"
+            f" {_points(rows[s][f'vs voting@{k}'])}"
+            for n, rows in results["benchmarks"].items()
+            if s in rows
+        ]
+        notes.append(
+            f"- {label(results)}, {s} (rounds of {SCORING.round_size}, confidence {SCORING.confidence}) minus"
+            f" voting@{k} on the same items (paired 95% interval): " + "; ".join(parts)
+        )
+    return notes
+
+
 def _sampled_row(rows: dict) -> dict:
     """The row of a benchmark's sampled pass (every voting@k reads the same pass), or {}."""
     return next((row for s, row in rows.items() if s.startswith("voting@")), {})
@@ -514,7 +560,8 @@ def _subset_table(runs: list[dict], name: str) -> list[str]:
 
 
 def plot(results: dict, path: Path) -> None:
-    """Score against k per benchmark (voting solid, meta-RM voting dotted, greedy dashed)."""
+    """Score against k per benchmark (voting solid, meta-RM voting dotted, greedy dashed, adaptive
+    voting as squares at the samples it drew per item)."""
     xlabel, ylabel = f"k (sampled judgments, T = {T})", "score (%; dashed: greedy)"
     with figure(path, label(results), xlabel, ylabel) as ax:
         ax.set_xscale("log", base=2)
@@ -531,6 +578,15 @@ def plot(results: dict, path: Path) -> None:
                     )
                     if "greedy" in rows and prefix == "voting@":
                         ax.axhline(100 * rows["greedy"]["score"], color=line.get_color(), linestyle="--", linewidth=0.8)
+            adaptive = [row for s, row in rows.items() if s.startswith("adaptive@")]
+            if adaptive:  # at the samples it drew, not its budget
+                ax.plot(
+                    [row["samples per item"] for row in adaptive],
+                    [100 * row["score"] for row in adaptive],
+                    marker="s",
+                    linestyle="none",
+                    label=f"{name} adaptive",
+                )
 
 
 def plot_runs(runs: list[dict], path: Path) -> list[tuple[str, str, float]]:

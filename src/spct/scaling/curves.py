@@ -58,12 +58,14 @@ def adaptive_at(
     score_range: tuple[int, int],
     round_size: int = SCORING.round_size,
     confidence: float = SCORING.confidence,
-) -> tuple[bool, int]:
-    """(correct, samples used) of adaptive voting with budget k, replayed on the first draws."""
+    rule: Callable[[Judgment, Item], float] = judgment_correct,
+) -> tuple[float, int]:
+    """(`rule` of the vote, samples used) of adaptive voting with budget k, replayed on the first
+    draws; `rule` scores the voted judgment as in `vote_at` (default: strict correctness)."""
     used = 0
     while used < k:
         used = min(used + round_size, k)
         if decided(judgment.samples[:used], k - used, score_range, confidence):
             break
     replay = vote(item.id, len(item.responses), judgment.samples[:used], "adaptive", k=k)
-    return judgment_correct(replay, item), used
+    return rule(replay, item), used
