@@ -462,12 +462,13 @@ def test_adaptive_rows_replay_the_first_draws_and_say_what_stopping_early_cost(t
     assert "adaptive@4" not in rows  # one round is the whole budget: nothing to stop early
     assert rows["voting@8"]["score"] == 0.0 and rows["adaptive@8"]["score"] == 1.0
     assert rows["adaptive@8"]["samples per item"] == 4
+    assert rows["adaptive@8"]["same verdict as its 8 draws"] == 0.0  # all eight: a tie, no verdict
     assert rows["adaptive@8"]["vs voting@8"]["difference"] == 1.0
     assert rows["adaptive@8"]["vs greedy"]["difference"] == 1.0 and "adaptive@8" in paired  # "greedy" is the tie here
     write_table([{"model": "m", "benchmarks": {"counted": rows}}], tmp_path / "results.md")
     assert (
         "adaptive@8 (rounds of 4, confidence 0.8) minus voting@8 on the same items (paired 95% interval): "
-        "counted 4.0 samples per item (50%), +100.0 [+100.0, +100.0]"
+        "counted 4.0 samples per item (50%), the verdict of all 8 draws on 0% of the items, +100.0 [+100.0, +100.0]"
     ) in (tmp_path / "results.md").read_text()
 
 

@@ -6,8 +6,9 @@
 
 Per benchmark: one greedy pass (T = 0) and one pass of k_max samples at T = 0.5, written as they
 finish under `out/<benchmark>/` (a rerun resumes); voting@k and meta-RM voting@k read random
-k-subsets of that pass, adaptive@k replays its first draws in rounds (docs/method.md §7). Accuracy breaks a tie at the top at random, seeded (the paper's
-evaluation); ROC-AUC for single-response benchmarks ranks each response's mean valid score. Each
+k-subsets of that pass, adaptive@k replays its first draws in rounds (docs/method.md §7).
+Accuracy breaks a tie at the top at random, seeded (the paper's evaluation); ROC-AUC for
+single-response benchmarks ranks each response's mean valid score. Each
 number comes with its count and a bootstrap 95% interval. Writes `results.json`, `results.md`
 (rows: model and strategy; columns: benchmarks and, when all four are measured, Overall),
 `results.png` (score against k) and `results.jsonl` (every item with its judgments and outcomes,
@@ -25,7 +26,7 @@ from pathlib import Path
 from spct.backends.base import Backend
 from spct.core.defaults import SCORING
 from spct.core.items import Item, Judgment
-from spct.core.vote import is_correct, judgment_correct
+from spct.core.vote import is_correct, judgment_correct, vote
 from spct.eval.benchmarks import (
     Benchmark,
     files,
@@ -173,7 +174,8 @@ def grm_rows(
     greedy on the same items ("vs greedy", a paired interval), and the items' values under both are
     returned for a mean over benchmarks. adaptive@k replays adaptive voting (`SCORING`'s rounds and
     confidence) on the pass's first draws, which are the draws it would make (`GRM.draw`): its row
-    holds the samples it used per item and its difference from voting@k on the same items."""
+    holds the samples it drew per item, the share of items whose verdict is the vote of all k of
+    those draws, and its difference from voting@k on the same items."""
 
     def won(j: Judgment, it: Item, rng: random.Random) -> float:
         if bench.value is not None:
@@ -190,16 +192,19 @@ def grm_rows(
             values[it.id] = pick(sampled[it.id], it, k, rng, rule=lambda j, i, rng=rng: won(j, i, rng))
         return values
 
-    def adaptive(k: int) -> tuple[dict[str, float], float]:
-        """Each item's accuracy of adaptive voting with budget k, and the mean samples it used."""
-        values, used = {}, 0
+    def adaptive(k: int) -> tuple[dict[str, float], float, float]:
+        """Each item's accuracy of adaptive voting with budget k, the mean samples it drew, and the
+        share of items whose verdict is the vote of all k of those draws (what its confidence claims)."""
+        values, used, kept = {}, 0, 0
         for it in items:
             rng = item_rng(seed, k, it.id)  # voting@k's: where it draws all k, the same tie-breaks
+            samples = sampled[it.id].samples
             values[it.id], n = adaptive_at(
                 sampled[it.id], it, k, score_range(it), rule=lambda j, i, rng=rng: won(j, i, rng)
             )
             used += n
-        return values, used / len(items)
+            kept += vote(it.id, len(it.responses), samples[:n]).best == vote(it.id, len(it.responses), samples[:k]).best
+        return values, used / len(items), kept / len(items)
 
     paired: dict[str, Paired] = {}
     if bench.metric == "ROC-AUC":
@@ -223,9 +228,9 @@ def grm_rows(
             rows[name] = summarise(bench, items, values_of[name], seed)
             paired[name] = Paired(reference, [[values_of[name][it.id] for it in items]])
         for k in [k for k in ks if sampled and k >= 2 * SCORING.round_size]:
-            values, used = adaptive(k)
+            values, used, kept = adaptive(k)
             row = rows[f"adaptive@{k}"] = summarise(bench, items, values, seed)
-            row["samples per item"] = used
+            row["samples per item"], row[f"same verdict as its {k} draws"] = used, kept
             mine = [[values[it.id] for it in items]]
             voting = [[values_of[f"voting@{k}"][it.id] for it in items]]
             row[f"vs voting@{k}"] = _difference(paired_difference([Paired(voting, mine)], seed=seed))
@@ -519,13 +524,15 @@ def _against_greedy(results: dict) -> list[str]:
 
 
 def _adaptive_notes(results: dict) -> list[str]:
-    """One note per adaptive@k: what it drew per item, and its difference from voting@k on the
-    same items (paired): what its early stops cost or gained."""
+    """One note per adaptive@k: what it drew per item, how often its early stop kept the verdict
+    of all k draws, and its difference from voting@k on the same items (paired): what the early
+    stops cost or gained."""
     notes = []
     for s in dict.fromkeys(s for rows in results["benchmarks"].values() for s in rows if s.startswith("adaptive@")):
         k = int(s.split("@")[1])
         parts = [
             f"{n} {rows[s]['samples per item']:.1f} samples per item ({100 * rows[s]['samples per item'] / k:.0f}%),"
+            f" the verdict of all {k} draws on {100 * rows[s][f'same verdict as its {k} draws']:.0f}% of the items,"
             f" {_points(rows[s][f'vs voting@{k}'])}"
             for n, rows in results["benchmarks"].items()
             if s in rows
