@@ -479,7 +479,7 @@ def test_voting_figures_do_not_depend_on_the_order_of_the_items():
 
     from spct.core.items import Sample
     from spct.core.vote import vote
-    from spct.eval.run import _auc_at, grm_rows
+    from spct.eval.run import _auc_row, _means_at, grm_rows
 
     draw = rnd.Random(0)
     pairs = [Item(id=f"p{n}", query="q", responses=["a", "b"], best=n % 2, meta={"subset": "s"}) for n in range(20)]
@@ -495,7 +495,11 @@ def test_voting_figures_do_not_depend_on_the_order_of_the_items():
     )
     assert 0 < forward["voting@2"]["score"] < 1
     assert {k: r["score"] for k, r in forward.items()} == pytest.approx({k: r["score"] for k, r in backward.items()})
-    assert _auc_at(lone, sampled, 2, 0)["score"] == pytest.approx(_auc_at(lone[::-1], sampled, 2, 0)["score"])
+
+    def auc(items):  # voting@2's ROC-AUC, as the ROC-AUC rows compute it
+        return _auc_row(_means_at(items, sampled, 2, 0), [it.rating for it in items], 0)["score"]
+
+    assert auc(lone) == pytest.approx(auc(lone[::-1]))
 
 
 class Unfinished(ScriptedJudge):

@@ -40,10 +40,10 @@ from spct.eval.benchmarks import (
 )
 from spct.eval.metrics import Estimate, Paired, auc_bootstrap, bootstrap, outcome, overall, paired_difference, roc_auc
 from spct.eval.report import estimate, markdown_table
-from spct.grm import GRM
+from spct.grm import GRM, Templates
 from spct.io import figure
 from spct.jobs import judge_to
-from spct.scaling.curves import SUBSETS, adaptive_at, meta_at, vote_at
+from spct.scaling.curves import SUBSETS, adaptive_stop, meta_at, vote_at
 
 T = SCORING.sampled_temperature  # of the sampling pass every voting@k reads
 BENCHMARKS: dict[str, Benchmark] = {
@@ -89,8 +89,6 @@ def subsample(items: list[Item], limit: int | None, seed: int) -> list[Item]:
 def within(items: list[Item], engine: Backend, max_prompt_tokens: int) -> list[Item]:
     """The items whose prompt, in the model's template, fits `max_prompt_tokens` (the window a
     model was trained on): the others are left out, never cut."""
-    from spct.grm import GRM
-
     lengths = GRM(backend=engine).prompt_lengths(items)  # the model's own templates, as judge_to prompts
     return [it for it, n in zip(items, lengths, strict=True) if n <= max_prompt_tokens]
 
@@ -142,12 +140,6 @@ def _means_at(items: list[Item], judged: dict[str, Judgment], k: int, seed: int)
     return [[_mean_at(judged[it.id], k, rngs[it.id]) for it in items] for _ in range(draws)]
 
 
-def _auc_at(items: list[Item], judged: dict[str, Judgment], k: int, seed: int) -> dict:
-    """ROC-AUC of voting@k: not a mean of per-item values, so the AUC of one k-subset per item,
-    averaged over draws."""
-    return _auc_row(_means_at(items, judged, k, seed), [it.rating for it in items], seed)
-
-
 def _auc_row(means: list[list[float]], labels: list[int], seed: int) -> dict:
     est = auc_bootstrap(means, labels, seed=seed)
     return {"n": len(labels), "unjudged": 0, "metric": "ROC-AUC", "score": est.value, "low": est.low, "high": est.high}
@@ -197,13 +189,12 @@ def grm_rows(
         share of items whose verdict is the vote of all k of those draws (what its confidence claims)."""
         values, used, kept = {}, 0, 0
         for it in items:
-            rng = item_rng(seed, k, it.id)  # voting@k's: where it draws all k, the same tie-breaks
-            samples = sampled[it.id].samples
-            values[it.id], n = adaptive_at(
-                sampled[it.id], it, k, score_range(it), rule=lambda j, i, rng=rng: won(j, i, rng)
-            )
-            used += n
-            kept += vote(it.id, len(it.responses), samples[:n]).best == vote(it.id, len(it.responses), samples[:k]).best
+            samples, n = sampled[it.id].samples, len(it.responses)
+            stop = adaptive_stop(sampled[it.id], k, score_range(it))
+            replay = vote(it.id, n, samples[:stop], "adaptive", k=k)
+            values[it.id] = won(replay, it, item_rng(seed, k, it.id))  # voting@k's tie-breaks where it draws all k
+            used += stop
+            kept += replay.best == vote(it.id, n, samples[:k]).best
         return values, used / len(items), kept / len(items)
 
     paired: dict[str, Paired] = {}
@@ -362,7 +353,7 @@ def _grm(
                 items, MetaRM(meta_rm).annotate(items, [sampled[it.id].samples for it in items]), strict=True
             ):
                 sampled[it.id].samples = samples
-    templates = GRM(backend=engine).template_for  # the model's own, as `judge_to` judged with
+    templates = Templates.of(engine.model_id)  # the model's own, as `judge_to` judged with
     rows, paired = grm_rows(bench, items, greedy, sampled, ks, meta, seed, lambda it: templates(it).score_range, ties)
     rows["greedy"]["parsed"] = _parse_rate(items, greedy)
     if sampled:

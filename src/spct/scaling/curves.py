@@ -51,6 +51,22 @@ def meta_at(
     return sum(hits) / len(hits)
 
 
+def adaptive_stop(
+    judgment: Judgment,
+    k: int,
+    score_range: tuple[int, int],
+    round_size: int = SCORING.round_size,
+    confidence: float = SCORING.confidence,
+) -> int:
+    """How many of the judgment's first draws adaptive voting with budget k uses, drawing in rounds."""
+    used = 0
+    while used < k:
+        used = min(used + round_size, k)
+        if decided(judgment.samples[:used], k - used, score_range, confidence):
+            break
+    return used
+
+
 def adaptive_at(
     judgment: Judgment,
     item: Item,
@@ -58,14 +74,8 @@ def adaptive_at(
     score_range: tuple[int, int],
     round_size: int = SCORING.round_size,
     confidence: float = SCORING.confidence,
-    rule: Callable[[Judgment, Item], float] = judgment_correct,
-) -> tuple[float, int]:
-    """(`rule` of the vote, samples used) of adaptive voting with budget k, replayed on the first
-    draws; `rule` scores the voted judgment as in `vote_at` (default: strict correctness)."""
-    used = 0
-    while used < k:
-        used = min(used + round_size, k)
-        if decided(judgment.samples[:used], k - used, score_range, confidence):
-            break
+) -> tuple[bool, int]:
+    """(correct, samples used) of adaptive voting with budget k, replayed on the first draws."""
+    used = adaptive_stop(judgment, k, score_range, round_size, confidence)
     replay = vote(item.id, len(item.responses), judgment.samples[:used], "adaptive", k=k)
-    return rule(replay, item), used
+    return judgment_correct(replay, item), used
