@@ -20,8 +20,9 @@ judging prompts of `--min-tokens`..`--max-tokens` tokens, half from RewardBench'
   those with every row of a batch kept until its longest ends (one `generate` call per batch, as
   spct decoded before finished rows left the batch), and with the prompt's cache copied to each
   sample (as spct did before its samples read it once); + principles written once from the
-  query; the judgment cache (first run and rerun); the spct CLI as a user runs it
-  (its peak RSS measured as a separate process). Per row: judgments/s, generated and prefilled
+  query; the judgment cache (first run and rerun); the spct CLI as a user runs it (its peak RSS
+  measured as a separate process), by default and one item per call, each also with glibc mapping
+  every block of 1 MiB or more. Per row: judgments/s, generated and prefilled
   tokens, peak RSS, parse rate and accuracy (few items: a sanity check, not a result).
 - dtype: `spct score`'s configuration (core/defaults.py) with fp32 and with bf16 weights: bf16 was
   1.5x fp32 on a CPU with AMX (docs/performance.md), far slower on one without (not in the
@@ -273,15 +274,23 @@ def runtime_rss() -> float:
     return rss["peak RSS MiB"]
 
 
-def cli_row(model: str, items: list[Item], k: int, max_new_tokens: int, tmp: Path, env: dict | None = None) -> dict:
-    """`spct score` at k as a user runs it, in its own process (`env` added to its environment):
-    wall time and peak RSS, sampled (not `wait4`'s: on Linux a child's maximum RSS starts from
-    this process's at the fork)."""
+def cli_row(
+    model: str,
+    items: list[Item],
+    k: int,
+    max_new_tokens: int,
+    tmp: Path,
+    env: dict | None = None,
+    options: tuple[str, ...] = (),
+) -> dict:
+    """`spct score` at k as a user runs it, in its own process (`env` added to its environment,
+    `options` to its command line): wall time and peak RSS, sampled (not `wait4`'s: on Linux a
+    child's maximum RSS starts from this process's at the fork)."""
     source = tmp / "items.jsonl"
     source.write_text("".join(it.model_dump_json() + "\n" for it in items))
     spct = Path(sys.executable).parent / "spct"
     command = [str(spct), "score", str(source), "-o", str(tmp / "scored.jsonl"), "--samples", str(k)]
-    command += ["--max-new-tokens", str(max_new_tokens), "--model", model]
+    command += ["--max-new-tokens", str(max_new_tokens), "--model", model, *options]
     start = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})}
@@ -292,7 +301,8 @@ def cli_row(model: str, items: list[Item], k: int, max_new_tokens: int, tmp: Pat
     if status:
         raise RuntimeError(f"{' '.join(command)} exited with {status}")
     judgments = [Judgment.model_validate_json(line) for line in (tmp / "scored.jsonl").read_text().splitlines()]
-    name = "spct score (CLI defaults, own process)" + "".join(f", {key}={value}" for key, value in (env or {}).items())
+    name = f"spct score ({' '.join(options) or 'CLI defaults'}, own process)"
+    name += "".join(f", {key}={value}" for key, value in (env or {}).items())
     row = summary(name, items, judgments, seconds, None)
     row["peak RSS MiB"] = rss["peak RSS MiB"]
     return row
@@ -390,6 +400,9 @@ def rows(
         )
         run_row("cli", lambda: cli_row(args.model, items, k, m, Path(tmp)), done, save)
         run_row("cli-mmap", lambda: cli_row(args.model, items, k, m, Path(tmp), MMAP_1MIB), done, save)
+        one = ("--batch-size", "1")  # one item per call: the least `spct score` holds at this k
+        run_row("cli-1", lambda: cli_row(args.model, items, k, m, Path(tmp), options=one), done, save)
+        run_row("cli-1-mmap", lambda: cli_row(args.model, items, k, m, Path(tmp), MMAP_1MIB, one), done, save)
     if "_runtime" not in done:
         save("_runtime", {"peak RSS MiB": runtime_rss()})
     done["_best"] = {"item_batch": best_batch, "per_order": per_order}
@@ -628,7 +641,7 @@ def report(args: argparse.Namespace, done: dict) -> None:
                         f"the judgments/s of the same configuration without ({done[row]['configuration']})"
                     )
         weights, dtype = done["_weights"]["MiB"], done["_weights"]["dtype"]
-        for row in ("cli", "cli-mmap"):
+        for row in ("cli", "cli-mmap", "cli-1", "cli-1-mmap"):
             if row not in done:
                 continue
             beyond = done[row]["peak RSS MiB"] - weights
