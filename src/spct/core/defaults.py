@@ -28,9 +28,10 @@ class ScoringDefaults:
     gpu_sequences: int = 256  # the same on a GPU: what trained and judged the default on an H200 (docs/real-grm.md)
     round_size: int = 4  # adaptive voting: draws per round
     # adaptive voting: stop when the vote holds with this probability. 0.8 met "within 0.5 points of
-    # voting@32 with at most 40% of its samples" on the miniature (96 items: 28%), not on the real
-    # default (42 items: 7.1 points below, 41%); 0.95 drew 45% and 71% and kept voting@32's verdict
-    # on 39 of the 42 real items, 0.8 on 34 (docs/performance.md, docs/scaling.md)
+    # voting@32 with at most 40% of its samples" on the miniature (96 items: 28%) and, in the point
+    # estimate, on the real default (209 RewardBench items: +1.0 [-5.7, +7.2] points with 33%, voting@32's
+    # verdict kept on 77%; an earlier 42-item draw: 7.1 below); 0.95 keeps more of voting@32's verdicts
+    # at more samples (docs/performance.md, docs/scaling.md)
     confidence: float = 0.8
 
 
