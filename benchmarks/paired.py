@@ -16,7 +16,7 @@ import json
 from math import comb
 from pathlib import Path
 
-from spct.eval.run import label
+from spct.eval.report import label
 
 
 def outcomes(folder: Path) -> dict[tuple[str, str], float]:

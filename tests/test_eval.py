@@ -383,7 +383,7 @@ def test_without_files_the_hub_is_asked_by_name(tmp_path: Path, monkeypatch: pyt
 
 
 def test_overall_and_baselines_share_the_table(tmp_path: Path):
-    from spct.eval.run import write_table
+    from spct.eval.report import write_table
 
     def rows(score):
         return {"n": 10, "low": score - 0.1, "high": score + 0.1, "score": score}
@@ -421,7 +421,8 @@ def test_meta_rows_report_whether_the_meta_rm_tells_right_samples_from_wrong(
     the one the meta RM scores higher, and its ROC-AUC says whether that was the right one."""
     from spct.core.items import Sample
     from spct.core.vote import vote
-    from spct.eval.run import grm_rows, write_table
+    from spct.eval.report import write_table
+    from spct.eval.run import grm_rows
 
     items = [Item(id=f"i{n}", query="q", responses=["a", "b"], best=n % 2, meta={"subset": "s"}) for n in range(4)]
     sampled = {}
@@ -448,7 +449,8 @@ def test_adaptive_rows_replay_the_first_draws_and_say_what_stopping_early_cost(t
     of the lead after one round of four, stops there and is right, with half the samples."""
     from spct.core.items import Sample
     from spct.core.vote import vote
-    from spct.eval.run import grm_rows, write_table
+    from spct.eval.report import write_table
+    from spct.eval.run import grm_rows
 
     items = [Item(id=f"i{n}", query="q", responses=["a", "b"], best=n % 2, meta={"subset": "s"}) for n in range(4)]
     sampled = {}
@@ -521,7 +523,8 @@ class Unfinished(ScriptedJudge):
 
 
 def test_report_gives_a_model_one_row_over_its_runs_and_both_parse_rates(tmp_path: Path):
-    from spct.eval.run import combine, run, write_table
+    from spct.eval.report import write_table
+    from spct.eval.run import combine, run
 
     held = run(["realmistake"], Unfinished(), [1, 2], DATA, tmp_path / "held", model="m", limit=2)
     inside = run(["rmb"], ScriptedJudge(), [1], DATA, tmp_path / "in", model="m", limit=2)

@@ -62,7 +62,8 @@ def test_toy_build_trains_and_evaluates(tmp_path):
 
     # `spct eval miniature`: strict accuracy and a table per family, from judgments a rerun reads back
     from spct.backends.base import load_backend
-    from spct.eval.run import run, write_table
+    from spct.eval.report import write_table
+    from spct.eval.run import run
 
     engine = load_backend("hf", str(out))
     flags = {"model": str(out), "limit": 1, "ties": "strict", "subset_tables": True}

@@ -15,6 +15,7 @@ from helpers import ScriptedJudge
 from spct.core.items import Item
 from spct.eval import run as eval_run
 from spct.eval.benchmarks import Benchmark
+from spct.eval.report import plot_runs
 
 HOSTILE = '<img src=x onerror="document.title=1"></script><b>bold</b>'
 
@@ -115,7 +116,7 @@ def test_report_command_writes_the_page_and_one_table_of_several_runs(page: Path
     assert CliRunner().invoke(app, ["report", str(tmp_path / "run")]).exit_code == 2  # neither --html nor --table
     assert (tmp_path / "t.png").stat().st_size > 0  # the bar chart beside the table
     measured = json.loads((tmp_path / "run" / "results.json").read_text())
-    drawn = eval_run.plot_runs([measured], tmp_path / "one.png")
+    drawn = plot_runs([measured], tmp_path / "one.png")
     expected = {
         (f"scripted {s}", n, 100 * row["score"])
         for n, rows in measured["benchmarks"].items()

@@ -454,8 +454,8 @@ def report_command(
     """Read `spct eval` results: every judgment on one HTML page, or several runs in one table."""
     import json
 
-    from spct.eval.report import write_html
-    from spct.eval.run import combine, plot_runs, write_table
+    from spct.eval.report import plot_runs, write_html, write_table
+    from spct.eval.run import combine
 
     folders = [r.parent if r.is_file() else r for r in runs]
     if html is None and table is None:
