@@ -2,25 +2,32 @@
 
     python benchmarks/performance.py                                   # on a GPU: docs/performance-gpu.md
     python benchmarks/performance.py --models tiny --items 2 --max-new-tokens 16 --out /tmp/perf  # a look
+    python benchmarks/performance.py --models default Qwen2-0.5B --orders both  # the real default too; each row twice
 
 Speed needs no trained weights: each model is its published config (Qwen2-0.5B, Llama-3.2-1B)
 randomly initialised in bf16, with the miniature tokenizer and prompt templates, so the prompts
 are the miniature test items' (a few hundred tokens). A random model rarely emits eos, so every
-sample runs to `--max-new-tokens`: the rows compare equal work. Per model, k samples per item at
-T = 0.5, four ways, all in one run:
+sample runs to `--max-new-tokens`: the rows compare equal work. `default` is the embedded GRM on
+its real weights (SmolLM2-135M-Instruct with spct's adapter, merged) and its own tokenizer and
+templates: its samples end at eos, so the rows' work differs and tokens/s is the figure to compare.
+Per model, k samples per item at T = 0.5, four ways, all in one run:
 
 1. plain `generate`, one item at a time, `num_return_sequences=k` (each copy prefilled);
 2. plain `generate`, all items in one left-padded batch, `num_return_sequences=k`;
 3. spct, k response orders per item (one sample each), batched across items;
 4. spct, k / 4 orders with 4 samples each from one shared prefill (prefix sharing).
 
-Prints a table and writes `<out>.md` and `<out>.json`.
+With `--orders both` every row runs again after the four, in reverse order, and the speed-ups
+read the mean of its two times: a row that gains from running after another (a warm allocator, a
+compiled kernel) shows it as a gap between its two times. Prints a table and writes `<out>.md`
+and `<out>.json`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,7 +39,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from spct.backends.hf import HFBackend, device_name
 from spct.core.vote import sample_orders
-from spct.grm import GRM, MINIATURE_MODEL
+from spct.grm import DEFAULT_MODEL, GRM, MINIATURE_MODEL
 from spct.miniature.world import generate
 
 # Published architecture fields; vocabulary and special tokens are the miniature tokenizer's.
@@ -103,10 +110,11 @@ def timed(fn) -> tuple[float, int]:
     return time.perf_counter() - start, tokens
 
 
-def measure(folder: Path, n_items: int, k: int, max_new_tokens: int) -> tuple[list[dict], int]:
-    """The four rows on one checkpoint, and its parameter count."""
+def measure(model_path: str, n_items: int, k: int, max_new_tokens: int, both: bool) -> tuple[list[dict], int, str]:
+    """The four rows on one checkpoint (each also in reverse order after them, with `both`), its
+    parameter count and its weights' dtype."""
     items = generate(n_items, "test", 0)
-    backend = HFBackend(str(folder), batch_size=n_items * k)  # every batched row decodes n_items * k sequences
+    backend = HFBackend(model_path, batch_size=n_items * k)  # every batched row decodes n_items * k sequences
     model, tokenizer = backend.model, backend.tokenizer
     grm = GRM(backend=backend, max_new_tokens=max_new_tokens)
     prompts = [grm.template_for(it).render(it, sample_orders(len(it.responses), 1, grm.seed, it.id)[0]) for it in items]
@@ -138,45 +146,44 @@ def measure(folder: Path, n_items: int, k: int, max_new_tokens: int) -> tuple[li
         f"spct: {k // 4} orders x 4 samples, shared prefill": lambda: spct(4),
     }
     plain([prompts[0]])  # warm-up: kernels, allocator
+    runs: dict[str, list[tuple[float, int]]] = {name: [] for name in rows}
+    for name in [*rows, *(reversed(rows) if both else ())]:
+        runs[name].append(timed(rows[name]))
+        Console(stderr=True).print(f"  {name}: {runs[name][-1][0]:.1f} s")
     results = []
-    for name, fn in rows.items():
-        seconds, tokens = timed(fn)
-        results.append(
-            {
-                "configuration": name,
-                "judgments": n_items,
-                "samples": n_items * k,
-                "tokens": tokens,
-                "seconds": seconds,
-                "tokens/s": tokens / seconds,
-                "judgments/s": n_items / seconds,
-            }
-        )
-        Console(stderr=True).print(f"  {name}: {seconds:.1f} s")
+    for name, measured in runs.items():
+        seconds, tokens = (sum(m[i] for m in measured) / len(measured) for i in (0, 1))
+        row = {"configuration": name, "judgments": n_items, "samples": n_items * k, "tokens": round(tokens)}
+        if both:  # each time where it ran: among the first rows, then among the last
+            row |= {"seconds, in order": measured[0][0], "seconds, reversed": measured[1][0]}
+        results.append(row | {"seconds": seconds, "tokens/s": tokens / seconds, "judgments/s": n_items / seconds})
     for r in results:
         r["speed-up"] = r["judgments/s"] / results[0]["judgments/s"]
-    return results, model.num_parameters()
+    return results, model.num_parameters(), str(model.dtype).removeprefix("torch.")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["Qwen2-0.5B", "Llama-3.2-1B"], choices=list(CONFIGS))
+    parser.add_argument("--models", nargs="+", default=["Qwen2-0.5B", "Llama-3.2-1B"], choices=[*CONFIGS, "default"])
     parser.add_argument("--items", type=int, default=8)
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--orders", choices=["forward", "both"], default="forward", help="both: each row again after")
     parser.add_argument("--out", type=Path, default=Path("docs/performance-gpu"), help="writes OUT.md and OUT.json")
     args = parser.parse_args()
 
     console = Console(width=200)
     report, data = [], {}
     for name in args.models:
-        console.print(f"{name}: random init, {args.items} items, k = {args.k}, {args.max_new_tokens} new tokens")
+        weights = "the embedded GRM's" if name == "default" else "random"
+        console.print(f"{name}: {weights} weights, {args.items} items, k = {args.k}, {args.max_new_tokens} new tokens")
         with tempfile.TemporaryDirectory() as tmp:
-            rows, params = measure(random_model(name, Path(tmp)), args.items, args.k, args.max_new_tokens)
+            path = DEFAULT_MODEL if name == "default" else str(random_model(name, Path(tmp)))
+            rows, params, dtype = measure(path, args.items, args.k, args.max_new_tokens, args.orders == "both")
         data[name] = {"parameters": params, "rows": rows}
         t, md = table(f"{name} ({params / 1e6:.0f}M parameters)", rows)
         console.print(t)
-        report.append(f"## {name} ({params / 1e6:.0f}M parameters, bf16)\n\n{md}\n")
+        report.append(f"## {name} ({params / 1e6:.0f}M parameters, {dtype}, {weights} weights)\n\n{md}\n")
         write(args, data, report)  # after each model: a cut-off run keeps what it measured
 
 
@@ -186,12 +193,17 @@ def write(args: argparse.Namespace, data: dict, report: list[str]) -> None:
     args.out.with_suffix(".md").write_text(
         f"""# Throughput on models of real sizes
 
-Generated by `python benchmarks/performance.py --items {args.items} --k {args.k} --max-new-tokens {args.max_new_tokens}`
-on {device_name()}; every number below comes from this one run. Random weights (speed needs none),
-the miniature tokenizer and templates; samples run to {args.max_new_tokens} new tokens unless a random eos
-ends one early (the tokens column counts them), so each row does nearly the same work: {args.items}
-judgments of {args.k} samples. The first row is the baseline of
-the speed-ups.
+Generated by `python benchmarks/performance.py {" ".join(sys.argv[1:])}` on {device_name()}; every
+number below comes from this one run. The miniature test items; random weights (speed needs none)
+with the miniature tokenizer and templates, or the embedded GRM's own (`default`). A random model's
+samples run to {args.max_new_tokens} new tokens unless a random eos ends one early (the tokens
+column counts them), so each row does nearly the same work: {args.items} judgments of {args.k}
+samples; the default's end at eos. The first row is the baseline of the speed-ups{
+            "; each row ran twice, in order and then in reverse order after the four, and its speed-up reads"
+            " the mean of the two"
+            if args.orders == "both"
+            else ""
+        }.
 
 """
         + "\n".join(report)
