@@ -34,7 +34,8 @@ judging prompts of `--min-tokens`..`--max-tokens` tokens, half from RewardBench'
   adaptive voting (rounds of 4, confidence 0.8, 0.9 and 0.95): accuracy and samples used.
 
 Every part appends its rows to `<out>.json` as it ends; a rerun skips what is there (`--fresh`
-starts over). Prints the tables and writes `<out>.md` and `<out>.png`.
+starts over). Prints the tables and writes `<out>.md`, `<out>.png` and, with the `spct score`
+rows, `<out>-memory.png` (each one's peak RSS as the imports, the weights and the rest).
 """
 
 from __future__ import annotations
@@ -683,6 +684,18 @@ def report(args: argparse.Namespace, done: dict) -> None:
         title = f"k = {args.k} judging, {done['_device']} (the cached rerun not shown)"
         with figure(args.out.with_suffix(".png"), title, "judgments/s", "", (11, 5)) as ax:
             ax.barh([r["configuration"] for r in bars][::-1], [r["judgments/s"] for r in bars][::-1])
+    memory = [done[n] for n in ("cli", "cli-mmap", "cli-1", "cli-1-mmap") if n in done]
+    if memory and "_runtime" in done:  # each `spct score` row's peak: the imports, the weights, the rest
+        weights, imports = done["_weights"]["MiB"], done["_runtime"]["peak RSS MiB"]
+        names = [r["configuration"].removeprefix("spct score ") for r in memory][::-1]
+        rest = [r["peak RSS MiB"] - imports - weights for r in memory][::-1]
+        title = f"`spct score` at k = {args.k}, peak RSS, {done['_device']}"
+        with figure(args.out.with_name(args.out.name + "-memory.png"), title, "MiB", "", (11, 3.5)) as ax:
+            ax.barh(names, [imports] * len(names), label="the imports (torch, transformers, spct)")
+            ax.barh(names, [weights] * len(names), left=[imports] * len(names), label="the weights")
+            ax.barh(names, rest, left=[imports + weights] * len(names), label="judging")
+            ax.axvline(3 * weights, color="black", linestyle="--", label="the target: 2x the weights beyond them")
+            ax.set_xlim(0, 1.6 * max(r["peak RSS MiB"] for r in memory))  # room for the legend on the right
     if "adaptive" in done:
         a = {key: v for key, v in done["adaptive"].items() if key != "judgments"}
         accuracies = tuple(key for key in a if key.startswith(("voting@", "adaptive@", "same verdict")))
