@@ -190,6 +190,9 @@ def main() -> None:
 def write(args: argparse.Namespace, data: dict, report: list[str]) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps({"device": device_name(), **data}, indent=1))
+    twice = ""
+    if args.orders == "both":
+        twice = "; each row ran twice, in order and then reversed after the four: its speed-up reads the mean"
     args.out.with_suffix(".md").write_text(
         f"""# Throughput on models of real sizes
 
@@ -198,12 +201,7 @@ number below comes from this one run. The miniature test items; random weights (
 with the miniature tokenizer and templates, or the embedded GRM's own (`default`). A random model's
 samples run to {args.max_new_tokens} new tokens unless a random eos ends one early (the tokens
 column counts them), so each row does nearly the same work: {args.items} judgments of {args.k}
-samples; the default's end at eos. The first row is the baseline of the speed-ups{
-            "; each row ran twice, in order and then in reverse order after the four, and its speed-up reads"
-            " the mean of the two"
-            if args.orders == "both"
-            else ""
-        }.
+samples; the default's end at eos. The first row is the baseline of the speed-ups{twice}.
 
 """
         + "\n".join(report)
