@@ -1,11 +1,11 @@
 """How results are shown: Markdown tables (`markdown_table`, `estimate`, shared by `spct eval`
 and `spct reasoning`; their figures use `io.figure`); `spct eval`'s results.md and results.png
 (`write_table`, `plot`), and `spct report --table`'s figure (`plot_runs`); and `spct report RUN
---html page.html`: every judged item of `spct eval` on one self-contained page (no network, no files beside it):
-the query, the responses with the ground truth, each sample's principles, critique and scores,
-the vote, and the outcome; filterable by benchmark and correctness. The filters live in the
-address (`#benchmark=rmb&outcome=wrong`), so a view can be shared. Model output is untrusted
-text: the page only ever sets it as text, never as markup."""
+--html page.html`: every judged item of `spct eval` on one self-contained page (no network, no
+files beside it): the query, the responses with the ground truth, each sample's principles,
+critique and scores, the vote, and the outcome; filterable by benchmark and correctness. The
+filters live in the address (`#benchmark=rmb&outcome=wrong`), so a view can be shared. Model
+output is untrusted text: the page only ever sets it as text, never as markup."""
 
 from __future__ import annotations
 
