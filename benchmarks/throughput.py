@@ -264,6 +264,7 @@ def num_return_sequences(backend: HFBackend, grm: GRM, items: list[Item], k: int
 
 
 MMAP_1MIB = {"MALLOC_MMAP_THRESHOLD_": str(1 << 20)}  # glibc maps (and unmaps) every block of 1 MiB or more
+CLI_ROWS = ("cli", "cli-mmap", "cli-1", "cli-1-mmap")  # `spct score` in its own process: the peak RSS rows
 
 
 def runtime_rss() -> float:
@@ -642,7 +643,7 @@ def report(args: argparse.Namespace, done: dict) -> None:
                         f"the judgments/s of the same configuration without ({done[row]['configuration']})"
                     )
         weights, dtype = done["_weights"]["MiB"], done["_weights"]["dtype"]
-        for row in ("cli", "cli-mmap", "cli-1", "cli-1-mmap"):
+        for row in CLI_ROWS:
             if row not in done:
                 continue
             beyond = done[row]["peak RSS MiB"] - weights
@@ -684,7 +685,7 @@ def report(args: argparse.Namespace, done: dict) -> None:
         title = f"k = {args.k} judging, {done['_device']} (the cached rerun not shown)"
         with figure(args.out.with_suffix(".png"), title, "judgments/s", "", (11, 5)) as ax:
             ax.barh([r["configuration"] for r in bars][::-1], [r["judgments/s"] for r in bars][::-1])
-    memory = [done[n] for n in ("cli", "cli-mmap", "cli-1", "cli-1-mmap") if n in done]
+    memory = [done[n] for n in CLI_ROWS if n in done]
     if memory and "_runtime" in done:  # each `spct score` row's peak: the imports, the weights, the rest
         weights, imports = done["_weights"]["MiB"], done["_runtime"]["peak RSS MiB"]
         names = [r["configuration"].removeprefix("spct score ") for r in memory][::-1]
